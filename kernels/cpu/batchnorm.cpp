@@ -1,0 +1,1 @@
+// batchnorm kernels on the CPU (in progress).

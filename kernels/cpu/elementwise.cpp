@@ -1,0 +1,1 @@
+// elementwise kernels on the CPU (in progress).

@@ -1,0 +1,1 @@
+// indexing kernels on the CPU (in progress).

@@ -1,0 +1,1 @@
+// matmul kernels on the CPU (in progress).

@@ -1,0 +1,1 @@
+// reduction kernels on the CPU (in progress).

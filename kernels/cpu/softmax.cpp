@@ -1,0 +1,1 @@
+// softmax kernels on the CPU (in progress).

@@ -1,0 +1,1 @@
+// topk kernels on the CPU (in progress).

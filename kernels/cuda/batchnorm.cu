@@ -1,0 +1,1 @@
+// batchnorm kernels on CUDA (in progress).

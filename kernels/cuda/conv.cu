@@ -1,0 +1,1 @@
+// conv kernels on CUDA (in progress).

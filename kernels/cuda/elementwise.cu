@@ -1,0 +1,1 @@
+// elementwise kernels on CUDA (in progress).

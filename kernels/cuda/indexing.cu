@@ -1,0 +1,1 @@
+// indexing kernels on CUDA (in progress).

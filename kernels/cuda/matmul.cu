@@ -1,0 +1,1 @@
+// matmul kernels on CUDA (in progress).

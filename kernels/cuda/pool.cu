@@ -1,0 +1,1 @@
+// pool kernels on CUDA (in progress).

@@ -1,0 +1,1 @@
+// reduction kernels on CUDA (in progress).

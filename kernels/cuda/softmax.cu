@@ -1,0 +1,1 @@
+// softmax kernels on CUDA (in progress).

@@ -1,0 +1,1 @@
+// topk kernels on CUDA (in progress).

@@ -1,0 +1,1 @@
+// Public conv ops: checks and dispatch (in progress).

@@ -1,0 +1,1 @@
+// Public elementwise ops: checks and dispatch (in progress).

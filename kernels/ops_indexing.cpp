@@ -1,0 +1,1 @@
+// Public indexing ops: checks and dispatch (in progress).

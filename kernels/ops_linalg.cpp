@@ -1,0 +1,1 @@
+// Public linalg ops: checks and dispatch (in progress).

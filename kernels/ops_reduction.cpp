@@ -1,0 +1,1 @@
+// Public reduction ops: checks and dispatch (in progress).
