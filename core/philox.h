@@ -20,13 +20,9 @@ POSTR_HD inline void philox_mulhilo(std::uint32_t a, std::uint32_t b, std::uint3
     lo = static_cast<std::uint32_t>(p);
 }
 
-// Four 32-bit words for counter `counter` under key `seed`.
-POSTR_HD inline Philox4 philox4x32(std::uint64_t seed, std::uint64_t counter) {
-    std::uint32_t c0 = static_cast<std::uint32_t>(counter);
-    std::uint32_t c1 = static_cast<std::uint32_t>(counter >> 32);
-    std::uint32_t c2 = 0, c3 = 0;
-    std::uint32_t k0 = static_cast<std::uint32_t>(seed);
-    std::uint32_t k1 = static_cast<std::uint32_t>(seed >> 32);
+// The Philox4x32-10 bijection of a 128-bit counter under a 64-bit key (k0, k1).
+POSTR_HD inline Philox4 philox4x32_10(Philox4 ctr, std::uint32_t k0, std::uint32_t k1) {
+    std::uint32_t c0 = ctr.v[0], c1 = ctr.v[1], c2 = ctr.v[2], c3 = ctr.v[3];
     for (int round = 0; round < 10; ++round) {
         std::uint32_t hi0, lo0, hi1, lo1;
         philox_mulhilo(0xD2511F53u, c0, hi0, lo0);
@@ -40,6 +36,14 @@ POSTR_HD inline Philox4 philox4x32(std::uint64_t seed, std::uint64_t counter) {
         k1 += 0xBB67AE85u;
     }
     return Philox4{{c0, c1, c2, c3}};
+}
+
+// Four 32-bit words for a 64-bit counter under key `seed`: what postr's random ops use.
+POSTR_HD inline Philox4 philox4x32(std::uint64_t seed, std::uint64_t counter) {
+    Philox4 ctr{{static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32),
+                 0u, 0u}};
+    return philox4x32_10(ctr, static_cast<std::uint32_t>(seed),
+                         static_cast<std::uint32_t>(seed >> 32));
 }
 
 // A seed and a position in its stream. Each draw of n elements takes counters
