@@ -10,10 +10,10 @@
 namespace postr {
 
 struct MemoryStats {
-    std::size_t in_use = 0;     // bytes handed out and not yet freed
-    std::size_t reserved = 0;   // bytes held from the system: in use plus cached
-    std::size_t peak = 0;       // highest in_use since the last reset_peak_memory
-    std::size_t allocations = 0;  // number of allocate calls
+    std::size_t in_use = 0;              // bytes handed out and not yet freed
+    std::size_t reserved = 0;            // bytes held from the system: in use plus cached
+    std::size_t peak = 0;                // highest in_use since the last reset_peak_memory
+    std::size_t allocations = 0;         // number of allocate calls
     std::size_t system_allocations = 0;  // calls that went to the system (cache misses)
 };
 

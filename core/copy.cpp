@@ -1,7 +1,8 @@
 // Host side of core's data movement: strided copy with cast, and fill.
+#include "postr/core/copy.h"
+
 #include <cstring>
 
-#include "postr/core/copy.h"
 #include "postr/core/strided_loop.h"
 #include "postr/core/tensor.h"
 #include "postr/core/thread_pool.h"
@@ -14,7 +15,8 @@ constexpr std::int64_t kGrain = 1 << 15;  // elements per task: large enough to 
 void copy_same_device_cpu(const Tensor& src, const Tensor& dst) {
     if (dst.numel() == 0) return;
     if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
-        if (src.data_ptr() != dst.data_ptr()) std::memmove(dst.data_ptr(), src.data_ptr(), dst.nbytes());
+        if (src.data_ptr() != dst.data_ptr())
+            std::memmove(dst.data_ptr(), src.data_ptr(), dst.nbytes());
         return;
     }
     const Shape* strides[2] = {&dst.strides(), &src.strides()};
@@ -24,13 +26,14 @@ void copy_same_device_cpu(const Tensor& src, const Tensor& dst) {
             D* out = static_cast<D*>(dst.data_ptr());
             const S* in = static_cast<const S*>(src.data_ptr());
             parallel_for(plan.numel, kGrain, [&](std::int64_t begin, std::int64_t end) {
-                for_each_run(plan, begin, end, [&](const std::int64_t* off, std::int64_t n,
-                                                   const std::int64_t* inner) {
-                    D* o = out + off[0];
-                    const S* i = in + off[1];
-                    for (std::int64_t k = 0; k < n; ++k)
-                        o[k * inner[0]] = static_cast<D>(i[k * inner[1]]);
-                });
+                for_each_run(
+                    plan, begin, end,
+                    [&](const std::int64_t* off, std::int64_t n, const std::int64_t* inner) {
+                        D* o = out + off[0];
+                        const S* i = in + off[1];
+                        for (std::int64_t k = 0; k < n; ++k)
+                            o[k * inner[0]] = static_cast<D>(i[k * inner[1]]);
+                    });
             });
         });
     });

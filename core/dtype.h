@@ -16,20 +16,29 @@ const char* dtype_name(DType t);
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+    return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+    return DType::f64;
+}
 template <>
-constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+constexpr DType dtype_of<std::int64_t>() {
+    return DType::i64;
+}
 
 // Calls fn.template operator()<T>() with T the C++ type of `t`. The one dtype dispatch helper:
 // use it inside .cpp/.cu files, never to put kernels in headers.
 template <class F>
 decltype(auto) visit_dtype(DType t, F&& fn) {
     switch (t) {
-        case DType::f32: return fn.template operator()<float>();
-        case DType::f64: return fn.template operator()<double>();
-        default: return fn.template operator()<std::int64_t>();
+        case DType::f32:
+            return fn.template operator()<float>();
+        case DType::f64:
+            return fn.template operator()<double>();
+        default:
+            return fn.template operator()<std::int64_t>();
     }
 }
 

@@ -13,7 +13,8 @@ std::string describe(const Tensor& t) {
 }  // namespace
 
 void check_defined(const char* op, const char* name, const Tensor& t) {
-    POSTR_CHECK(t.defined(), op, ": ", name, " is an undefined tensor. Pass a tensor made by a "
+    POSTR_CHECK(t.defined(), op, ": ", name,
+                " is an undefined tensor. Pass a tensor made by a "
                 "factory or an op");
 }
 
@@ -59,13 +60,15 @@ void check_min_rank(const char* op, const char* name, const Tensor& t, int min_r
 
 void check_square(const char* op, const char* name, const Tensor& t) {
     check_min_rank(op, name, t, 2);
-    POSTR_CHECK(t.size(-1) == t.size(-2), op, ": ", name, " must be square in its last two dims: got ",
-                to_string(t.shape()), ". Pass [..., n, n]");
+    POSTR_CHECK(t.size(-1) == t.size(-2), op, ": ", name,
+                " must be square in its last two dims: got ", to_string(t.shape()),
+                ". Pass [..., n, n]");
 }
 
 void throw_cuda_unavailable(const char* op) {
-    detail::fail(op, ": a tensor is on cuda but postr was built without CUDA. Reconfigure with "
-                     "-DPOSTR_CUDA=ON on a machine with nvcc");
+    detail::fail(op,
+                 ": a tensor is on cuda but postr was built without CUDA. Reconfigure with "
+                 "-DPOSTR_CUDA=ON on a machine with nvcc");
 }
 
 }  // namespace postr

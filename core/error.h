@@ -15,31 +15,31 @@ class Tensor;
 enum class DType : std::uint8_t;
 
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // A Cholesky factorization met a non-positive pivot; `minor` is the 1-based order of the first
 // leading minor that is not positive definite, so callers can add jitter and retry.
 class NotPositiveDefinite : public Error {
-public:
+  public:
     NotPositiveDefinite(const std::string& message, std::int64_t minor)
         : Error(message), minor_(minor) {}
     std::int64_t minor() const { return minor_; }
 
-private:
+  private:
     std::int64_t minor_;
 };
 
 // An allocation failed; carries what was asked for and what the device had free.
 class OutOfMemory : public Error {
-public:
+  public:
     OutOfMemory(const std::string& message, std::size_t requested, std::size_t available)
         : Error(message), requested_(requested), available_(available) {}
     std::size_t requested() const { return requested_; }
     std::size_t available() const { return available_; }
 
-private:
+  private:
     std::size_t requested_;
     std::size_t available_;
 };
@@ -58,18 +58,18 @@ template <class... Parts>
 }  // namespace detail
 
 // Throws postr::Error with the concatenated parts when `cond` is false.
-#define POSTR_CHECK(cond, ...)                   \
-    do {                                         \
-        if (!(cond)) [[unlikely]]                \
-            ::postr::detail::fail(__VA_ARGS__);  \
+#define POSTR_CHECK(cond, ...)                  \
+    do {                                        \
+        if (!(cond)) [[unlikely]]               \
+            ::postr::detail::fail(__VA_ARGS__); \
     } while (0)
 
 // Internal invariant: a failure is postr's bug, not the caller's.
-#define POSTR_ASSERT(cond)                                                                     \
-    do {                                                                                       \
-        if (!(cond)) [[unlikely]]                                                              \
+#define POSTR_ASSERT(cond)                                                                    \
+    do {                                                                                      \
+        if (!(cond)) [[unlikely]]                                                             \
             ::postr::detail::fail("internal error: ", #cond, " at ", __FILE__, ":", __LINE__, \
-                                  "; please report");                                          \
+                                  "; please report");                                         \
     } while (0)
 
 // The named checks. `op` is the public op name, `name` the argument's name in its signature.

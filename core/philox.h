@@ -40,8 +40,8 @@ POSTR_HD inline Philox4 philox4x32_10(Philox4 ctr, std::uint32_t k0, std::uint32
 
 // Four 32-bit words for a 64-bit counter under key `seed`: what postr's random ops use.
 POSTR_HD inline Philox4 philox4x32(std::uint64_t seed, std::uint64_t counter) {
-    Philox4 ctr{{static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32),
-                 0u, 0u}};
+    Philox4 ctr{
+        {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0u, 0u}};
     return philox4x32_10(ctr, static_cast<std::uint32_t>(seed),
                          static_cast<std::uint32_t>(seed >> 32));
 }
@@ -49,7 +49,7 @@ POSTR_HD inline Philox4 philox4x32(std::uint64_t seed, std::uint64_t counter) {
 // A seed and a position in its stream. Each draw of n elements takes counters
 // [offset, offset + n) and advances the offset, so successive draws never overlap.
 class Generator {
-public:
+  public:
     explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}
     std::uint64_t seed() const { return seed_; }
     std::uint64_t offset() const { return offset_; }
@@ -61,7 +61,7 @@ public:
         return first;
     }
 
-private:
+  private:
     std::uint64_t seed_;
     std::uint64_t offset_ = 0;
 };

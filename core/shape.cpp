@@ -1,16 +1,19 @@
 #include "postr/core/shape.h"
 
-#include "postr/core/dtype.h"
 #include "postr/core/device.h"
+#include "postr/core/dtype.h"
 #include "postr/core/error.h"
 
 namespace postr {
 
 const char* dtype_name(DType t) {
     switch (t) {
-        case DType::f32: return "f32";
-        case DType::f64: return "f64";
-        default: return "i64";
+        case DType::f32:
+            return "f32";
+        case DType::f64:
+            return "f64";
+        default:
+            return "i64";
     }
 }
 
@@ -54,8 +57,8 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     for (std::size_t i = 0; i < n; ++i) {
         std::int64_t x = i < n - a.size() ? 1 : a[i - (n - a.size())];
         std::int64_t y = i < n - b.size() ? 1 : b[i - (n - b.size())];
-        POSTR_CHECK(x == y || x == 1 || y == 1, op, ": shapes cannot be broadcast together: ",
-                    to_string(a), " and ", to_string(b),
+        POSTR_CHECK(x == y || x == 1 || y == 1, op,
+                    ": shapes cannot be broadcast together: ", to_string(a), " and ", to_string(b),
                     ". Sizes must match or be 1 in every trailing dim");
         out[i] = x == 1 ? y : x;
     }

@@ -9,7 +9,7 @@
 namespace postr {
 
 class Storage {
-public:
+  public:
     // Allocates `nbytes` on `device` from postr's caching allocators (64-byte aligned on the CPU).
     Storage(std::size_t nbytes, Device device);
     ~Storage();
@@ -20,7 +20,7 @@ public:
     std::size_t nbytes() const { return nbytes_; }
     Device device() const { return device_; }
 
-private:
+  private:
     void* data_ = nullptr;
     std::size_t nbytes_ = 0;
     Device device_;

@@ -13,8 +13,8 @@ namespace postr {
 
 template <int N>
 struct StridedPlan {
-    int ndim = 0;                        // collapsed rank; 0 means a single element
-    std::int64_t sizes[kMaxDims] = {};   // collapsed sizes, outermost first
+    int ndim = 0;                            // collapsed rank; 0 means a single element
+    std::int64_t sizes[kMaxDims] = {};       // collapsed sizes, outermost first
     std::int64_t strides[N][kMaxDims] = {};  // element strides per operand
     std::int64_t numel = 1;
 

@@ -95,9 +95,8 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, std
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     check_shape("empty", shape);
     if (device.is_cuda() && !config::has_cuda) throw_cuda_unavailable("empty");
-    auto storage =
-        std::make_shared<Storage>(static_cast<std::size_t>(postr::numel(shape)) * itemsize(dtype),
-                                  device);
+    auto storage = std::make_shared<Storage>(
+        static_cast<std::size_t>(postr::numel(shape)) * itemsize(dtype), device);
     return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }
 
@@ -124,21 +123,24 @@ Tensor Tensor::from_blob(const void* data, const Shape& shape, DType dtype, Devi
 
 Tensor Tensor::from_vector(const std::vector<float>& data, const Shape& shape, Device device) {
     POSTR_CHECK(static_cast<std::int64_t>(data.size()) == postr::numel(shape),
-                "from_vector: data has ", data.size(), " elements but shape ", postr::to_string(shape),
-                " needs ", postr::numel(shape), ". Match the data to the shape");
+                "from_vector: data has ", data.size(), " elements but shape ",
+                postr::to_string(shape), " needs ", postr::numel(shape),
+                ". Match the data to the shape");
     return from_blob(data.data(), shape, DType::f32, device);
 }
 Tensor Tensor::from_vector(const std::vector<double>& data, const Shape& shape, Device device) {
     POSTR_CHECK(static_cast<std::int64_t>(data.size()) == postr::numel(shape),
-                "from_vector: data has ", data.size(), " elements but shape ", postr::to_string(shape),
-                " needs ", postr::numel(shape), ". Match the data to the shape");
+                "from_vector: data has ", data.size(), " elements but shape ",
+                postr::to_string(shape), " needs ", postr::numel(shape),
+                ". Match the data to the shape");
     return from_blob(data.data(), shape, DType::f64, device);
 }
 Tensor Tensor::from_vector(const std::vector<std::int64_t>& data, const Shape& shape,
                            Device device) {
     POSTR_CHECK(static_cast<std::int64_t>(data.size()) == postr::numel(shape),
-                "from_vector: data has ", data.size(), " elements but shape ", postr::to_string(shape),
-                " needs ", postr::numel(shape), ". Match the data to the shape");
+                "from_vector: data has ", data.size(), " elements but shape ",
+                postr::to_string(shape), " needs ", postr::numel(shape),
+                ". Match the data to the shape");
     return from_blob(data.data(), shape, DType::i64, device);
 }
 
@@ -160,7 +162,8 @@ bool Tensor::is_contiguous() const {
 
 void* Tensor::data_ptr() const {
     check_defined("data_ptr", "tensor", *this);
-    return static_cast<char*>(storage_->data()) + offset_ * static_cast<std::int64_t>(itemsize(dtype_));
+    return static_cast<char*>(storage_->data()) +
+           offset_ * static_cast<std::int64_t>(itemsize(dtype_));
 }
 
 template <class T>
@@ -277,7 +280,8 @@ Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, std::int64_t
     check_defined("as_strided", "tensor", *this);
     check_shape("as_strided", shape);
     POSTR_CHECK(shape.size() == strides.size(), "as_strided: shape ", postr::to_string(shape),
-                " and strides ", postr::to_string(strides), " differ in rank. Give one stride per dim");
+                " and strides ", postr::to_string(strides),
+                " differ in rank. Give one stride per dim");
     return Tensor(storage_, shape, strides, offset, dtype_);
 }
 
@@ -354,9 +358,9 @@ Tensor Tensor::slice(int d, std::int64_t start, std::int64_t end, std::int64_t s
 Tensor Tensor::narrow(int d, std::int64_t start, std::int64_t length) const {
     check_defined("narrow", "tensor", *this);
     std::size_t k = static_cast<std::size_t>(wrap_dim("narrow", d, dim()));
-    POSTR_CHECK(start >= 0 && length >= 0 && start + length <= shape_[k], "narrow: range [",
-                start, ", ", start + length, ") is outside dim ", d, " of size ", shape_[k],
-                " (shape ", postr::to_string(shape_), "). Keep start + length <= size");
+    POSTR_CHECK(start >= 0 && length >= 0 && start + length <= shape_[k], "narrow: range [", start,
+                ", ", start + length, ") is outside dim ", d, " of size ", shape_[k], " (shape ",
+                postr::to_string(shape_), "). Keep start + length <= size");
     return slice(d, start, start + length);
 }
 
@@ -366,7 +370,8 @@ Tensor Tensor::select(int d, std::int64_t index) const {
     std::size_t k = static_cast<std::size_t>(wrap_dim("select", d, dim()));
     std::int64_t n = shape_[k];
     POSTR_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dim ", d,
-                " of size ", n, " (shape ", postr::to_string(shape_), "). Use -size <= index < size");
+                " of size ", n, " (shape ", postr::to_string(shape_),
+                "). Use -size <= index < size");
     if (index < 0) index += n;
     Shape shape = shape_, strides = strides_;
     shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(k));
@@ -384,16 +389,17 @@ Tensor Tensor::expand(const Shape& shape) const {
         std::int64_t want = shape[i];
         if (i < lead) {
             POSTR_CHECK(want >= 0, "expand: new leading dim ", i, " cannot be -1 (expanding ",
-                        postr::to_string(shape_), " to ", postr::to_string(shape), "). Give its size");
+                        postr::to_string(shape_), " to ", postr::to_string(shape),
+                        "). Give its size");
             out[i] = want;
             strides[i] = 0;
             continue;
         }
         std::int64_t have = shape_[i - lead];
         if (want == -1) want = have;
-        POSTR_CHECK(want == have || have == 1, "expand: cannot broadcast ", postr::to_string(shape_),
-                    " to ", postr::to_string(shape), ": dim ", i, " is ", have,
-                    ". Only size-1 dims can be expanded");
+        POSTR_CHECK(want == have || have == 1, "expand: cannot broadcast ",
+                    postr::to_string(shape_), " to ", postr::to_string(shape), ": dim ", i, " is ",
+                    have, ". Only size-1 dims can be expanded");
         out[i] = want;
         strides[i] = want == have ? strides_[i - lead] : 0;
     }
@@ -438,7 +444,7 @@ Tensor Tensor::unsqueeze(int d) const {
 
 namespace {
 
-constexpr std::int64_t kEdgeItems = 3;   // shown at each end of a dim that is elided
+constexpr std::int64_t kEdgeItems = 3;  // shown at each end of a dim that is elided
 constexpr std::int64_t kElideAbove = 1000;
 
 void print_rec(std::ostream& os, const std::vector<double>& v, const Shape& shape,
@@ -473,8 +479,8 @@ std::string Tensor::to_string() const {
     os << "tensor(";
     bool integral = dtype_ == DType::i64;
     if (!integral) os << std::fixed << std::setprecision(4);
-    print_rec(os, values, shape_, contiguous_strides(shape_), 0, 0, numel() > kElideAbove,
-              integral, 7);
+    print_rec(os, values, shape_, contiguous_strides(shape_), 0, 0, numel() > kElideAbove, integral,
+              7);
     os << ", shape=" << postr::to_string(shape_) << ", dtype=" << dtype_name(dtype_)
        << ", device=" << device().name() << ')';
     return os.str();

@@ -17,14 +17,16 @@
 namespace postr {
 
 class Tensor {
-public:
+  public:
     // An undefined tensor (defined() is false); most operations on it throw.
     Tensor() = default;
 
     // --- Factories ------------------------------------------------------------------------
     // Uninitialized memory of `shape`. Throws for negative sizes or rank above kMaxDims.
-    static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-    static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+    static Tensor empty(const Shape& shape, DType dtype = DType::f32,
+                        Device device = Device::cpu());
+    static Tensor zeros(const Shape& shape, DType dtype = DType::f32,
+                        Device device = Device::cpu());
     static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
     static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
                        Device device = Device::cpu());
@@ -64,8 +66,8 @@ public:
     T* data() const;
 
     // --- Copies, moves between devices and dtypes ----------------------------------------
-    Tensor contiguous() const;  // this tensor if already contiguous, else a compact copy
-    Tensor clone() const;       // always a fresh contiguous copy
+    Tensor contiguous() const;       // this tensor if already contiguous, else a compact copy
+    Tensor clone() const;            // always a fresh contiguous copy
     Tensor to(Device device) const;  // this tensor when already there
     Tensor to(DType dtype) const;    // this tensor when already of that dtype
     // Copies `src` into this tensor, broadcasting src's shape and casting its dtype, across
@@ -106,7 +108,7 @@ public:
     // Readable printing in PyTorch's style, eliding the middle of large dims.
     std::string to_string() const;
 
-private:
+  private:
     Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, std::int64_t offset,
            DType dtype);
 

@@ -27,7 +27,7 @@ int default_threads() {
 }
 
 class Pool {
-public:
+  public:
     Pool() { resize(default_threads()); }
 
     int size() const { return size_; }
@@ -68,7 +68,7 @@ public:
         for (auto hook : hooks_) hook(size_);
     }
 
-private:
+  private:
     void work() {
         tl_in_parallel_region = true;
         std::int64_t finished = 0;

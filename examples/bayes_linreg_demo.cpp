@@ -72,8 +72,9 @@ int run(std::int64_t n, std::int64_t d, Device device) {
     double mean_error = norm(sub(mean, w_true)).item() / norm(w_true).item();
     std::printf("postr foundation demo on %s: conjugate Bayesian linear regression\n",
                 device.name().c_str());
-    std::printf("  data: n = %lld samples, d = %lld weights, noise sigma = %.2f, prior alpha = %.1f\n",
-                static_cast<long long>(n), static_cast<long long>(d), sigma, alpha);
+    std::printf(
+        "  data: n = %lld samples, d = %lld weights, noise sigma = %.2f, prior alpha = %.1f\n",
+        static_cast<long long>(n), static_cast<long long>(d), sigma, alpha);
     std::printf("  posterior fit (SYRK + Cholesky + solve): %.3f s\n", fit_seconds);
     std::printf("  |mean - w_true| / |w_true| = %.4f\n", mean_error);
     std::printf("  log evidence = %.3f\n", log_evidence);

@@ -14,9 +14,22 @@
 
 namespace postr {
 
+// neg, abs and square also take i64; the rest are floating only.
 enum class UnaryOp : std::uint8_t {
-    neg, abs, square,  // these three also take i64
-    exp, log, log1p, expm1, sqrt, rsqrt, reciprocal, tanh, sigmoid, relu, softplus
+    neg,
+    abs,
+    square,
+    exp,
+    log,
+    log1p,
+    expm1,
+    sqrt,
+    rsqrt,
+    reciprocal,
+    tanh,
+    sigmoid,
+    relu,
+    softplus
 };
 // add, sub, mul, maximum and minimum also take i64; div and pow are floating only.
 enum class BinaryOp : std::uint8_t { add, sub, mul, div, pow, maximum, minimum };
@@ -40,7 +53,7 @@ void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& o
 // out = min(max(x, low), high), NaN passed through; floating.
 void clamp(const Tensor& x, double low, double high, const Tensor& out);
 // In place on y (any layout, no two elements aliased); x, a, b broadcast to y; floating.
-void axpby(const Tensor& y, double alpha, const Tensor& x, double beta);   // y ← α·x + β·y
+void axpby(const Tensor& y, double alpha, const Tensor& x, double beta);  // y ← α·x + β·y
 void addcmul(const Tensor& y, double value, const Tensor& a, const Tensor& b);  // y ← y + v·a·b
 void addcdiv(const Tensor& y, double value, const Tensor& a, const Tensor& b);  // y ← y + v·a/b
 void scale(const Tensor& y, double alpha);                                      // y ← α·y
@@ -74,21 +87,36 @@ struct Unary {
         op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::square;
     template <class T>
     POSTR_HD T operator()(T x) const {
-        if constexpr (op == UnaryOp::neg) return -x;
-        else if constexpr (op == UnaryOp::abs && std::is_integral_v<T>) return x < T(0) ? -x : x;
-        else if constexpr (op == UnaryOp::abs) return std::fabs(x);
-        else if constexpr (op == UnaryOp::square) return x * x;
-        else if constexpr (op == UnaryOp::exp) return std::exp(x);
-        else if constexpr (op == UnaryOp::log) return std::log(x);
-        else if constexpr (op == UnaryOp::log1p) return std::log1p(x);
-        else if constexpr (op == UnaryOp::expm1) return std::expm1(x);
-        else if constexpr (op == UnaryOp::sqrt) return std::sqrt(x);
-        else if constexpr (op == UnaryOp::rsqrt) return math::rsqrt(x);
-        else if constexpr (op == UnaryOp::reciprocal) return T(1) / x;
-        else if constexpr (op == UnaryOp::tanh) return std::tanh(x);
-        else if constexpr (op == UnaryOp::sigmoid) return math::sigmoid(x);
-        else if constexpr (op == UnaryOp::relu) return math::relu(x);
-        else return math::softplus(x);
+        if constexpr (op == UnaryOp::neg)
+            return -x;
+        else if constexpr (op == UnaryOp::abs && std::is_integral_v<T>)
+            return x < T(0) ? -x : x;
+        else if constexpr (op == UnaryOp::abs)
+            return std::fabs(x);
+        else if constexpr (op == UnaryOp::square)
+            return x * x;
+        else if constexpr (op == UnaryOp::exp)
+            return std::exp(x);
+        else if constexpr (op == UnaryOp::log)
+            return std::log(x);
+        else if constexpr (op == UnaryOp::log1p)
+            return std::log1p(x);
+        else if constexpr (op == UnaryOp::expm1)
+            return std::expm1(x);
+        else if constexpr (op == UnaryOp::sqrt)
+            return std::sqrt(x);
+        else if constexpr (op == UnaryOp::rsqrt)
+            return math::rsqrt(x);
+        else if constexpr (op == UnaryOp::reciprocal)
+            return T(1) / x;
+        else if constexpr (op == UnaryOp::tanh)
+            return std::tanh(x);
+        else if constexpr (op == UnaryOp::sigmoid)
+            return math::sigmoid(x);
+        else if constexpr (op == UnaryOp::relu)
+            return math::relu(x);
+        else
+            return math::softplus(x);
     }
 };
 
@@ -97,13 +125,20 @@ struct Binary {
     static constexpr bool integer = op != BinaryOp::div && op != BinaryOp::pow;
     template <class T>
     POSTR_HD T operator()(T a, T b) const {
-        if constexpr (op == BinaryOp::add) return a + b;
-        else if constexpr (op == BinaryOp::sub) return a - b;
-        else if constexpr (op == BinaryOp::mul) return a * b;
-        else if constexpr (op == BinaryOp::div) return a / b;
-        else if constexpr (op == BinaryOp::pow) return std::pow(a, b);
-        else if constexpr (op == BinaryOp::maximum) return math::maximum(a, b);
-        else return math::minimum(a, b);
+        if constexpr (op == BinaryOp::add)
+            return a + b;
+        else if constexpr (op == BinaryOp::sub)
+            return a - b;
+        else if constexpr (op == BinaryOp::mul)
+            return a * b;
+        else if constexpr (op == BinaryOp::div)
+            return a / b;
+        else if constexpr (op == BinaryOp::pow)
+            return std::pow(a, b);
+        else if constexpr (op == BinaryOp::maximum)
+            return math::maximum(a, b);
+        else
+            return math::minimum(a, b);
     }
 };
 
@@ -114,12 +149,18 @@ struct Compare {
     template <class T>
     POSTR_HD T operator()(T a, T b) const {
         bool r;
-        if constexpr (op == CompareOp::eq) r = a == b;
-        else if constexpr (op == CompareOp::ne) r = a != b;
-        else if constexpr (op == CompareOp::lt) r = a < b;
-        else if constexpr (op == CompareOp::le) r = a <= b;
-        else if constexpr (op == CompareOp::gt) r = a > b;
-        else r = a >= b;
+        if constexpr (op == CompareOp::eq)
+            r = a == b;
+        else if constexpr (op == CompareOp::ne)
+            r = a != b;
+        else if constexpr (op == CompareOp::lt)
+            r = a < b;
+        else if constexpr (op == CompareOp::le)
+            r = a <= b;
+        else if constexpr (op == CompareOp::gt)
+            r = a > b;
+        else
+            r = a >= b;
         return r ? T(1) : T(0);
     }
 };
@@ -127,20 +168,34 @@ struct Compare {
 template <class Fn>
 decltype(auto) visit_unary(UnaryOp op, Fn&& fn) {
     switch (op) {
-        case UnaryOp::neg: return fn(Unary<UnaryOp::neg>{});
-        case UnaryOp::abs: return fn(Unary<UnaryOp::abs>{});
-        case UnaryOp::square: return fn(Unary<UnaryOp::square>{});
-        case UnaryOp::exp: return fn(Unary<UnaryOp::exp>{});
-        case UnaryOp::log: return fn(Unary<UnaryOp::log>{});
-        case UnaryOp::log1p: return fn(Unary<UnaryOp::log1p>{});
-        case UnaryOp::expm1: return fn(Unary<UnaryOp::expm1>{});
-        case UnaryOp::sqrt: return fn(Unary<UnaryOp::sqrt>{});
-        case UnaryOp::rsqrt: return fn(Unary<UnaryOp::rsqrt>{});
-        case UnaryOp::reciprocal: return fn(Unary<UnaryOp::reciprocal>{});
-        case UnaryOp::tanh: return fn(Unary<UnaryOp::tanh>{});
-        case UnaryOp::sigmoid: return fn(Unary<UnaryOp::sigmoid>{});
-        case UnaryOp::relu: return fn(Unary<UnaryOp::relu>{});
-        case UnaryOp::softplus: return fn(Unary<UnaryOp::softplus>{});
+        case UnaryOp::neg:
+            return fn(Unary<UnaryOp::neg>{});
+        case UnaryOp::abs:
+            return fn(Unary<UnaryOp::abs>{});
+        case UnaryOp::square:
+            return fn(Unary<UnaryOp::square>{});
+        case UnaryOp::exp:
+            return fn(Unary<UnaryOp::exp>{});
+        case UnaryOp::log:
+            return fn(Unary<UnaryOp::log>{});
+        case UnaryOp::log1p:
+            return fn(Unary<UnaryOp::log1p>{});
+        case UnaryOp::expm1:
+            return fn(Unary<UnaryOp::expm1>{});
+        case UnaryOp::sqrt:
+            return fn(Unary<UnaryOp::sqrt>{});
+        case UnaryOp::rsqrt:
+            return fn(Unary<UnaryOp::rsqrt>{});
+        case UnaryOp::reciprocal:
+            return fn(Unary<UnaryOp::reciprocal>{});
+        case UnaryOp::tanh:
+            return fn(Unary<UnaryOp::tanh>{});
+        case UnaryOp::sigmoid:
+            return fn(Unary<UnaryOp::sigmoid>{});
+        case UnaryOp::relu:
+            return fn(Unary<UnaryOp::relu>{});
+        case UnaryOp::softplus:
+            return fn(Unary<UnaryOp::softplus>{});
     }
     return fn(Unary<UnaryOp::neg>{});  // unreachable: every enumerator is handled above
 }
@@ -148,13 +203,20 @@ decltype(auto) visit_unary(UnaryOp op, Fn&& fn) {
 template <class Fn>
 decltype(auto) visit_binary(BinaryOp op, Fn&& fn) {
     switch (op) {
-        case BinaryOp::add: return fn(Binary<BinaryOp::add>{});
-        case BinaryOp::sub: return fn(Binary<BinaryOp::sub>{});
-        case BinaryOp::mul: return fn(Binary<BinaryOp::mul>{});
-        case BinaryOp::div: return fn(Binary<BinaryOp::div>{});
-        case BinaryOp::pow: return fn(Binary<BinaryOp::pow>{});
-        case BinaryOp::maximum: return fn(Binary<BinaryOp::maximum>{});
-        case BinaryOp::minimum: return fn(Binary<BinaryOp::minimum>{});
+        case BinaryOp::add:
+            return fn(Binary<BinaryOp::add>{});
+        case BinaryOp::sub:
+            return fn(Binary<BinaryOp::sub>{});
+        case BinaryOp::mul:
+            return fn(Binary<BinaryOp::mul>{});
+        case BinaryOp::div:
+            return fn(Binary<BinaryOp::div>{});
+        case BinaryOp::pow:
+            return fn(Binary<BinaryOp::pow>{});
+        case BinaryOp::maximum:
+            return fn(Binary<BinaryOp::maximum>{});
+        case BinaryOp::minimum:
+            return fn(Binary<BinaryOp::minimum>{});
     }
     return fn(Binary<BinaryOp::add>{});  // unreachable
 }
@@ -162,12 +224,18 @@ decltype(auto) visit_binary(BinaryOp op, Fn&& fn) {
 template <class Fn>
 decltype(auto) visit_compare(CompareOp op, Fn&& fn) {
     switch (op) {
-        case CompareOp::eq: return fn(Compare<CompareOp::eq>{});
-        case CompareOp::ne: return fn(Compare<CompareOp::ne>{});
-        case CompareOp::lt: return fn(Compare<CompareOp::lt>{});
-        case CompareOp::le: return fn(Compare<CompareOp::le>{});
-        case CompareOp::gt: return fn(Compare<CompareOp::gt>{});
-        case CompareOp::ge: return fn(Compare<CompareOp::ge>{});
+        case CompareOp::eq:
+            return fn(Compare<CompareOp::eq>{});
+        case CompareOp::ne:
+            return fn(Compare<CompareOp::ne>{});
+        case CompareOp::lt:
+            return fn(Compare<CompareOp::lt>{});
+        case CompareOp::le:
+            return fn(Compare<CompareOp::le>{});
+        case CompareOp::gt:
+            return fn(Compare<CompareOp::gt>{});
+        case CompareOp::ge:
+            return fn(Compare<CompareOp::ge>{});
     }
     return fn(Compare<CompareOp::eq>{});  // unreachable
 }

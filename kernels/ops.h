@@ -80,11 +80,11 @@ Tensor ge(const Tensor& a, const Tensor& b);
 
 // In-place fused updates for optimizers and samplers; y is modified, x/a/b broadcast to y's
 // shape. f32/f64, y any layout.
-void axpy_(Tensor& y, double alpha, const Tensor& x);                 // y ← y + α·x
-void axpby_(Tensor& y, double alpha, const Tensor& x, double beta);   // y ← α·x + β·y
+void axpy_(Tensor& y, double alpha, const Tensor& x);                      // y ← y + α·x
+void axpby_(Tensor& y, double alpha, const Tensor& x, double beta);        // y ← α·x + β·y
 void addcmul_(Tensor& y, double value, const Tensor& a, const Tensor& b);  // y ← y + v·a·b
 void addcdiv_(Tensor& y, double value, const Tensor& a, const Tensor& b);  // y ← y + v·a/b
-void scale_(Tensor& y, double alpha);                                  // y ← α·y
+void scale_(Tensor& y, double alpha);                                      // y ← α·y
 
 // ============================== reductions ==============================
 // Reductions over `dims` (negative allowed; empty = all dims). keepdim keeps reduced dims as
@@ -185,9 +185,9 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_s
 // statistics in place (running ← (1−momentum)·running + momentum·batch, with the unbiased batch
 // variance, as PyTorch does), and returns what the backward needs.
 struct BatchNormResult {
-    Tensor out;         // x's shape
-    Tensor save_mean;   // [C]
-    Tensor save_invstd; // [C], 1/sqrt(batch var (biased) + eps)
+    Tensor out;          // x's shape
+    Tensor save_mean;    // [C]
+    Tensor save_invstd;  // [C], 1/sqrt(batch var (biased) + eps)
 };
 BatchNormResult batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                  Tensor& running_mean, Tensor& running_var, double momentum,
@@ -213,8 +213,8 @@ Tensor cholesky(const Tensor& a);
 // X with A·X = B from A's Cholesky factor l: [..., n, n], b: [..., n, k] → [..., n, k].
 Tensor cholesky_solve(const Tensor& b, const Tensor& l);
 // X with op(A)·X = B for triangular a: [..., n, n], b: [..., n, k], op(A) = A or Aᵀ.
-Tensor triangular_solve(const Tensor& a, const Tensor& b, bool lower = true,
-                        bool transpose = false, bool unit_diagonal = false);
+Tensor triangular_solve(const Tensor& a, const Tensor& b, bool lower = true, bool transpose = false,
+                        bool unit_diagonal = false);
 // C ← α·AᵀA + β·C on the lower triangle only (the upper is left untouched);
 // a: [M, n], c: [n, n]. The Gram/GGN accumulator: chunks of rows of A add up in one buffer.
 void syrk_(Tensor& c, const Tensor& a, double alpha = 1.0, double beta = 1.0);

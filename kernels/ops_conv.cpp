@@ -27,8 +27,8 @@ void dispatch(const char* op, const Tensor& t, Cpu&& cpu_fn, Cuda&& cuda_fn) {
 }
 
 // Floating tensor of `rank` on `ref`'s device and dtype.
-void check_operand(const char* op, const char* name, const Tensor& t, int rank, const char* ref_name,
-                   const Tensor& ref) {
+void check_operand(const char* op, const char* name, const Tensor& t, int rank,
+                   const char* ref_name, const Tensor& ref) {
     check_defined(op, name, t);
     check_rank(op, name, t, rank);
     check_floating(op, name, t);
@@ -74,8 +74,8 @@ void check_conv_options(const char* op, const Conv2dOptions& o) {
 std::pair<std::int64_t, std::int64_t> conv_output_size(const char* op, const Shape& x_shape,
                                                        const Shape& w_shape,
                                                        const Conv2dOptions& o) {
-    POSTR_CHECK(w_shape[2] >= 1 && w_shape[3] >= 1, op, ": weight has an empty kernel: ",
-                to_string(w_shape), ". Pass kH, kW >= 1");
+    POSTR_CHECK(w_shape[2] >= 1 && w_shape[3] >= 1, op,
+                ": weight has an empty kernel: ", to_string(w_shape), ". Pass kH, kW >= 1");
     std::int64_t eff_h = o.dilation_h * (w_shape[2] - 1) + 1;
     std::int64_t eff_w = o.dilation_w * (w_shape[3] - 1) + 1;
     std::int64_t padded_h = x_shape[2] + 2 * o.pad_h, padded_w = x_shape[3] + 2 * o.pad_w;
@@ -96,9 +96,9 @@ void check_conv_channels(const char* op, const Shape& x_shape, const Shape& w_sh
 }
 
 void check_grad_out_shape(const char* op, const Tensor& grad_out, const Shape& expected) {
-    POSTR_CHECK(grad_out.shape() == expected, op, ": grad_out has the wrong shape: ",
-                to_string(grad_out.shape()), ", expected ", to_string(expected),
-                ". Pass the gradient of conv2d's output");
+    POSTR_CHECK(grad_out.shape() == expected, op,
+                ": grad_out has the wrong shape: ", to_string(grad_out.shape()), ", expected ",
+                to_string(expected), ". Pass the gradient of conv2d's output");
 }
 
 // ---- pooling --------------------------------------------------------------------------------
@@ -110,11 +110,10 @@ std::pair<std::int64_t, std::int64_t> pool_output_size(const char* op, const Sha
     POSTR_CHECK(o.stride_h >= 1 && o.stride_w >= 1, op, ": stride must be positive: got (",
                 o.stride_h, ", ", o.stride_w, "). Pass stride_h, stride_w >= 1");
     // Every window then holds at least one real element, so a max is always defined.
-    POSTR_CHECK(o.pad_h >= 0 && o.pad_w >= 0 && 2 * o.pad_h <= o.kernel_h &&
-                    2 * o.pad_w <= o.kernel_w,
-                op, ": padding must be between 0 and half the kernel: got padding (", o.pad_h, ", ",
-                o.pad_w, ") for kernel (", o.kernel_h, ", ", o.kernel_w,
-                "). Reduce the padding");
+    POSTR_CHECK(
+        o.pad_h >= 0 && o.pad_w >= 0 && 2 * o.pad_h <= o.kernel_h && 2 * o.pad_w <= o.kernel_w, op,
+        ": padding must be between 0 and half the kernel: got padding (", o.pad_h, ", ", o.pad_w,
+        ") for kernel (", o.kernel_h, ", ", o.kernel_w, "). Reduce the padding");
     std::int64_t padded_h = x_shape[2] + 2 * o.pad_h, padded_w = x_shape[3] + 2 * o.pad_w;
     POSTR_CHECK(o.kernel_h <= padded_h && o.kernel_w <= padded_w, op,
                 ": kernel larger than padded input: kernel is ", o.kernel_h, "x", o.kernel_w,
@@ -293,8 +292,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::int64_t out_h, std::int64_t out
     check_pool_input(op, x);
     POSTR_CHECK(out_h >= 1 && out_w >= 1, op, ": output size must be positive: got (", out_h, ", ",
                 out_w, "). Pass out_h, out_w >= 1");
-    POSTR_CHECK(x.size(2) >= 1 && x.size(3) >= 1, op, ": x has an empty plane: ",
-                to_string(x.shape()), ". Pass H, W >= 1");
+    POSTR_CHECK(x.size(2) >= 1 && x.size(3) >= 1, op,
+                ": x has an empty plane: ", to_string(x.shape()), ". Pass H, W >= 1");
     Tensor out = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
     Tensor xc = x.contiguous();
     dispatch(
@@ -400,9 +399,7 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_out, const Tensor& x, cons
     dispatch(
         op, x,
         [&] { cpu::batch_norm_backward(g3, x3, wc, mc, ic, grad_x, r.grad_weight, r.grad_bias); },
-        [&] {
-            cuda::batch_norm_backward(g3, x3, wc, mc, ic, grad_x, r.grad_weight, r.grad_bias);
-        });
+        [&] { cuda::batch_norm_backward(g3, x3, wc, mc, ic, grad_x, r.grad_weight, r.grad_bias); });
     return r;
 }
 

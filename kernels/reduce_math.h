@@ -44,10 +44,16 @@ template <class T, class F>
 POSTR_HD inline T block_sum(const T* p, std::int64_t stride, std::int64_t n, F f) {
     T lane[kSumLanes] = {};
     std::int64_t i = 0;
-    for (; i + kSumLanes <= n; i += kSumLanes)
-        for (int k = 0; k < kSumLanes; ++k) lane[k] += f(p[(i + k) * stride]);
+    if (stride == 1) {  // the same order; a separate loop so the compiler can vectorize it
+        for (; i + kSumLanes <= n; i += kSumLanes)
+            for (int k = 0; k < kSumLanes; ++k) lane[k] += f(p[i + k]);
+    } else {
+        for (; i + kSumLanes <= n; i += kSumLanes)
+            for (int k = 0; k < kSumLanes; ++k) lane[k] += f(p[(i + k) * stride]);
+    }
     for (int k = 0; i < n; ++i, ++k) lane[k] += f(p[i * stride]);
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
 // The cascade sum of f(p[i·stride]) for i in [0, n).

@@ -1,12 +1,13 @@
 // Caching CUDA allocator. Blocks are rounded to 512 bytes (to a 2 MiB multiple from 1 MiB up)
 // and kept on free. All postr work on a device runs on one stream, so a freed block can be
 // handed out again at once: later work is queued behind the work that used it.
+#include "postr/core/allocator.h"
+
 #include <map>
-#include <unordered_map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
-#include "postr/core/allocator.h"
 #include "postr/core/cuda/check.h"
 #include "postr/core/cuda_context.h"
 
@@ -21,7 +22,7 @@ std::size_t round_size(std::size_t n) {
 
 struct DeviceCache {
     std::multimap<std::size_t, void*> free_blocks;  // block size -> block
-    std::unordered_map<void*, std::size_t> live;     // block -> its size (may exceed the request)
+    std::unordered_map<void*, std::size_t> live;    // block -> its size (may exceed the request)
     MemoryStats stats;
 };
 
@@ -50,14 +51,14 @@ void release_all_locked(DeviceCache& d) {
 }
 
 class DeviceGuard {
-public:
+  public:
     explicit DeviceGuard(int device) {
         POSTR_CUDA_CHECK(cudaGetDevice(&previous_));
         if (previous_ != device) POSTR_CUDA_CHECK(cudaSetDevice(device));
     }
     ~DeviceGuard() { POSTR_CUDA_CHECK_NOTHROW(cudaSetDevice(previous_)); }
 
-private:
+  private:
     int previous_ = 0;
 };
 
@@ -87,11 +88,11 @@ void* cuda_allocate(std::size_t nbytes, int device) {
             static_cast<void>(cudaGetLastError());
             std::size_t free_bytes = 0, total_bytes = 0;
             POSTR_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-            throw OutOfMemory(concat("allocate: cuda:", device, " is out of memory: requested ",
-                                     nbytes, " bytes, ", free_bytes, " free of ", total_bytes,
-                                     ", postr holds ", d.stats.in_use,
-                                     " in use. Use a smaller chunk, batch or subnetwork"),
-                              nbytes, free_bytes);
+            throw OutOfMemory(
+                concat("allocate: cuda:", device, " is out of memory: requested ", nbytes,
+                       " bytes, ", free_bytes, " free of ", total_bytes, ", postr holds ",
+                       d.stats.in_use, " in use. Use a smaller chunk, batch or subnetwork"),
+                nbytes, free_bytes);
         }
         POSTR_CUDA_CHECK(status);
         ++d.stats.system_allocations;

@@ -15,27 +15,27 @@ const char* cublas_status_name(cublasStatus_t s);
 const char* cusolver_status_name(cusolverStatus_t s);
 }  // namespace postr::detail
 
-#define POSTR_CUDA_CHECK(call)                                                            \
-    do {                                                                                  \
-        cudaError_t postr_status_ = (call);                                               \
-        if (postr_status_ != cudaSuccess) [[unlikely]]                                    \
-            ::postr::detail::throw_cuda_error(#call, cudaGetErrorName(postr_status_),     \
-                                              __FILE__, __LINE__);                        \
+#define POSTR_CUDA_CHECK(call)                                                                  \
+    do {                                                                                        \
+        cudaError_t postr_status_ = (call);                                                     \
+        if (postr_status_ != cudaSuccess) [[unlikely]]                                          \
+            ::postr::detail::throw_cuda_error(#call, cudaGetErrorName(postr_status_), __FILE__, \
+                                              __LINE__);                                        \
     } while (0)
 
-#define POSTR_CUBLAS_CHECK(call)                                                               \
-    do {                                                                                       \
-        cublasStatus_t postr_status_ = (call);                                                 \
-        if (postr_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                               \
-            ::postr::detail::throw_cuda_error(                                                 \
+#define POSTR_CUBLAS_CHECK(call)                                                                \
+    do {                                                                                        \
+        cublasStatus_t postr_status_ = (call);                                                  \
+        if (postr_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                                \
+            ::postr::detail::throw_cuda_error(                                                  \
                 #call, ::postr::detail::cublas_status_name(postr_status_), __FILE__, __LINE__); \
     } while (0)
 
-#define POSTR_CUSOLVER_CHECK(call)                                                               \
-    do {                                                                                         \
-        cusolverStatus_t postr_status_ = (call);                                                 \
-        if (postr_status_ != CUSOLVER_STATUS_SUCCESS) [[unlikely]]                               \
-            ::postr::detail::throw_cuda_error(                                                   \
+#define POSTR_CUSOLVER_CHECK(call)                                                                \
+    do {                                                                                          \
+        cusolverStatus_t postr_status_ = (call);                                                  \
+        if (postr_status_ != CUSOLVER_STATUS_SUCCESS) [[unlikely]]                                \
+            ::postr::detail::throw_cuda_error(                                                    \
                 #call, ::postr::detail::cusolver_status_name(postr_status_), __FILE__, __LINE__); \
     } while (0)
 

@@ -1,1 +1,94 @@
-// elementwise kernels on the CPU (in progress).
+// Elementwise kernels on the CPU: each entry point picks the formula from the shared op table
+// (kernels/elementwise.h) and the element type once, then runs cpu::map_elements, the strided
+// broadcasting parallel loop.
+#include "postr/kernels/elementwise.h"
+
+#include "postr/core/dtype.h"
+#include "postr/core/error.h"
+#include "postr/kernels/cpu/iterate.h"
+
+namespace postr::cpu {
+namespace {
+
+using namespace postr::detail::ew;
+
+// The public layer rejects integer inputs for floating-only ops; reaching here with one is a bug.
+template <class T, class F, class Run>
+void if_supported(Run&& run) {
+    if constexpr (supports<F, T>) {
+        run();
+    } else {
+        POSTR_ASSERT(!"integer input reached a floating-only elementwise formula");
+    }
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const Tensor& x, const Tensor& out) {
+    visit_unary(op, [&]<class F>(F f) {
+        visit_dtype(x.dtype(),
+                    [&]<class T>() { if_supported<T, F>([&] { map_elements<T, T>(out, f, x); }); });
+    });
+}
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+    visit_binary(op, [&]<class F>(F f) {
+        visit_dtype(a.dtype(), [&]<class T>() {
+            if_supported<T, F>([&] { map_elements<T, T, T>(out, f, a, b); });
+        });
+    });
+}
+
+void binary_scalar(BinaryOp op, const Tensor& x, double s, const Tensor& out) {
+    visit_binary(op, [&]<class F>(F f) {
+        visit_dtype(x.dtype(), [&]<class T>() {
+            if_supported<T, F>([&] {
+                map_elements<T, T>(out, BindRight<F, T>{f, static_cast<T>(s)}, x);
+            });
+        });
+    });
+}
+
+void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+    visit_compare(op, [&]<class F>(F f) {
+        visit_dtype(a.dtype(), [&]<class T>() { map_elements<T, T, T>(out, f, a, b); });
+    });
+}
+
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+    visit_dtype(cond.dtype(), [&]<class C>() {
+        visit_dtype(a.dtype(),
+                    [&]<class T>() { map_elements<T, C, T, T>(out, Select{}, cond, a, b); });
+    });
+}
+
+void clamp(const Tensor& x, double low, double high, const Tensor& out) {
+    visit_floating(x.dtype(), [&]<class T>() {
+        map_elements<T, T>(out, Clamp<T>{static_cast<T>(low), static_cast<T>(high)}, x);
+    });
+}
+
+void axpby(const Tensor& y, double alpha, const Tensor& x, double beta) {
+    visit_floating(y.dtype(), [&]<class T>() {
+        map_elements<T, T, T>(y, Axpby<T>{static_cast<T>(alpha), static_cast<T>(beta)}, y, x);
+    });
+}
+
+void addcmul(const Tensor& y, double value, const Tensor& a, const Tensor& b) {
+    visit_floating(y.dtype(), [&]<class T>() {
+        map_elements<T, T, T, T>(y, Addcmul<T>{static_cast<T>(value)}, y, a, b);
+    });
+}
+
+void addcdiv(const Tensor& y, double value, const Tensor& a, const Tensor& b) {
+    visit_floating(y.dtype(), [&]<class T>() {
+        map_elements<T, T, T, T>(y, Addcdiv<T>{static_cast<T>(value)}, y, a, b);
+    });
+}
+
+void scale(const Tensor& y, double alpha) {
+    visit_floating(y.dtype(),
+                   [&]<class T>() { map_elements<T, T>(y, Scale<T>{static_cast<T>(alpha)}, y); });
+}
+
+}  // namespace postr::cpu

@@ -45,15 +45,17 @@ void map_elements(const Tensor& out, Fn fn, const Ts&... inputs) {
     TOut* o = static_cast<TOut*>(out.data_ptr());
     std::tuple<const TIn*...> in = [&]<std::size_t... I>(std::index_sequence<I...>) {
         return std::tuple<const TIn*...>(static_cast<const TIn*>(expanded[I + 1].data_ptr())...);
-    }(std::index_sequence_for<TIn...>{});
+    }
+    (std::index_sequence_for<TIn...>{});
     parallel_for(plan.numel, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
         for_each_run(plan, begin, end,
                      [&](const std::int64_t* off, std::int64_t n, const std::int64_t* inner) {
                          auto at = [&]<std::size_t... I>(std::index_sequence<I...>) {
                              return std::tuple<const TIn*...>((std::get<I>(in) + off[I + 1])...);
-                         }(std::index_sequence_for<TIn...>{});
-                         detail::map_run<TOut, TIn...>(o + off[0], inner[0], at, inner + 1, n,
-                                                       fn, std::index_sequence_for<TIn...>{});
+                         }
+                         (std::index_sequence_for<TIn...>{});
+                         detail::map_run<TOut, TIn...>(o + off[0], inner[0], at, inner + 1, n, fn,
+                                                       std::index_sequence_for<TIn...>{});
                      });
     });
 }

@@ -21,16 +21,18 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& c, T alpha
         if (beta == T(0)) {
             Tensor(c).zero_();
         } else {
-            map_elements<T, T>(c, [beta](T x) { return beta * x; }, c);
+            map_elements<T, T>(
+                c, [beta](T x) { return beta * x; }, c);
         }
         return;
     }
-    const Tensor a = detail::blas_layout(a_in).ok ? a_in : a_in.contiguous();
-    const Tensor b = detail::blas_layout(b_in).ok ? b_in : b_in.contiguous();
-    const bool c_direct = detail::blas_layout(c).ok;
+    const Tensor a = postr::detail::blas_layout(a_in).ok ? a_in : a_in.contiguous();
+    const Tensor b = postr::detail::blas_layout(b_in).ok ? b_in : b_in.contiguous();
+    const bool c_direct = postr::detail::blas_layout(c).ok;
     const Tensor out = c_direct ? c : c.contiguous();
-    const detail::BlasLayout la = detail::blas_layout(a), lb = detail::blas_layout(b),
-                             lc = detail::blas_layout(out);
+    const postr::detail::BlasLayout la = postr::detail::blas_layout(a),
+                                    lb = postr::detail::blas_layout(b),
+                                    lc = postr::detail::blas_layout(out);
     POSTR_ASSERT(la.ok && lb.ok && lc.ok);
 
     // Batch offsets of (out, a, b); broadcast batch dims have stride 0 in a and b.
@@ -51,13 +53,13 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& c, T alpha
         if (!lc.column_major) {
             // Row-major C is column-major Cᵀ = Bᵀ·Aᵀ; a row-major operand's buffer already
             // holds its transpose column-major, so it goes in as 'N'.
-            blas::gemm(lb.column_major ? 'T' : 'N', la.column_major ? 'T' : 'N', ni, mi, ki,
-                       alpha, b0 + off[2], static_cast<int>(lb.ld), a0 + off[1],
-                       static_cast<int>(la.ld), beta, c0 + off[0], static_cast<int>(lc.ld));
+            blas::gemm(lb.column_major ? 'T' : 'N', la.column_major ? 'T' : 'N', ni, mi, ki, alpha,
+                       b0 + off[2], static_cast<int>(lb.ld), a0 + off[1], static_cast<int>(la.ld),
+                       beta, c0 + off[0], static_cast<int>(lc.ld));
         } else {
-            blas::gemm(la.column_major ? 'N' : 'T', lb.column_major ? 'N' : 'T', mi, ni, ki,
-                       alpha, a0 + off[1], static_cast<int>(la.ld), b0 + off[2],
-                       static_cast<int>(lb.ld), beta, c0 + off[0], static_cast<int>(lc.ld));
+            blas::gemm(la.column_major ? 'N' : 'T', lb.column_major ? 'N' : 'T', mi, ni, ki, alpha,
+                       a0 + off[1], static_cast<int>(la.ld), b0 + off[2], static_cast<int>(lb.ld),
+                       beta, c0 + off[0], static_cast<int>(lc.ld));
         }
     }
     if (!c_direct) Tensor(c).copy_(out);

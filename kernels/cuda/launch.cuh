@@ -22,7 +22,9 @@ inline int grid_for(std::int64_t n, int block = kBlockSize) {
     return static_cast<int>(blocks < kMaxBlocks ? (blocks > 0 ? blocks : 1) : kMaxBlocks);
 }
 
-inline cudaStream_t stream_for(const Tensor& t) { return postr::detail::stream_of(t.device().index); }
+inline cudaStream_t stream_for(const Tensor& t) {
+    return postr::detail::stream_of(t.device().index);
+}
 
 #define POSTR_GRID_STRIDE_LOOP(i, n)                                                        \
     for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; \
@@ -34,9 +36,8 @@ __global__ void map_kernel(StridedPlan<N> plan, TOut* out, Fn fn, const TIn*... 
     POSTR_GRID_STRIDE_LOOP(i, plan.numel) {
         std::int64_t off[N];
         plan.offsets(i, off);
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            out[off[0]] = fn(in[off[I + 1]]...);
-        }(std::index_sequence_for<TIn...>{});
+        [&]<std::size_t... I>(std::index_sequence<I...>) { out[off[0]] = fn(in[off[I + 1]]...); }
+        (std::index_sequence_for<TIn...>{});
     }
 }
 
@@ -66,9 +67,10 @@ void map_elements(const Tensor& out, Fn fn, const Ts&... inputs) {
         } else {
             const Shape* strides[N];
             for (int k = 0; k < N; ++k) strides[k] = &expanded[k].strides();
-            detail::map_kernel<N, TOut, Fn, TIn...><<<grid_for(out.numel()), kBlockSize, 0, stream>>>(
-                make_plan<N>(out.shape(), strides), static_cast<TOut*>(out.data_ptr()), fn,
-                static_cast<const TIn*>(expanded[I + 1].data_ptr())...);
+            detail::map_kernel<N, TOut, Fn, TIn...>
+                <<<grid_for(out.numel()), kBlockSize, 0, stream>>>(
+                    make_plan<N>(out.shape(), strides), static_cast<TOut*>(out.data_ptr()), fn,
+                    static_cast<const TIn*>(expanded[I + 1].data_ptr())...);
         }
     };
     call(std::index_sequence_for<TIn...>{});

@@ -6,6 +6,7 @@
 #include "postr/core/cuda_context.h"
 #include "postr/core/error.h"
 #include "postr/core/tensor.h"
+
 #include "tests/support/test_support.h"
 
 namespace postr {

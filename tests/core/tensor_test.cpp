@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "postr/core/error.h"
+
 #include "tests/support/test_support.h"
 
 namespace postr {
@@ -42,7 +43,9 @@ TEST(Tensor, FactoriesRejectBadShapes) {
     EXPECT_TRUE(test::throws_error([] { Tensor::empty({2, -1}); }, {"empty", "[2, -1]"}));
     EXPECT_TRUE(test::throws_error([] { Tensor::empty(Shape(11, 1)); }, {"empty", "rank 11"}));
     EXPECT_TRUE(test::throws_error(
-        [] { Tensor::from_vector(std::vector<double>{1, 2, 3}, {2, 2}); },
+        [] {
+            Tensor::from_vector(std::vector<double>{1, 2, 3}, {2, 2});
+        },
         {"from_vector", "3 elements", "[2, 2]"}));
 }
 

@@ -7,13 +7,14 @@
 #include <gtest/gtest.h>
 
 #include "postr/core/error.h"
+
 #include "tests/support/test_support.h"
 
 namespace postr {
 namespace {
 
 class ThreadPool : public ::testing::Test {
-protected:
+  protected:
     void TearDown() override { set_num_threads(saved_); }
     int saved_ = num_threads();
 };

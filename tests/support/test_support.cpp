@@ -65,8 +65,8 @@ Tensor transposed_copy(const Tensor& t) {
     std::ostringstream s;
     s.precision(17);
     s << failures << " of " << a.size() << " elements differ (rtol " << rtol << ", atol " << atol
-      << "); worst at flat index " << worst_i << ": " << a[worst_i] << " vs expected "
-      << e[worst_i] << " (shape " << to_string(actual.shape()) << ")";
+      << "); worst at flat index " << worst_i << ": " << a[worst_i] << " vs expected " << e[worst_i]
+      << " (shape " << to_string(actual.shape()) << ")";
     return ::testing::AssertionFailure() << s.str();
 }
 
@@ -78,8 +78,7 @@ Tensor transposed_copy(const Tensor& t) {
         std::string msg = e.what();
         for (const auto& p : parts)
             if (msg.find(p) == std::string::npos)
-                return ::testing::AssertionFailure()
-                       << "message lacks \"" << p << "\": " << msg;
+                return ::testing::AssertionFailure() << "message lacks \"" << p << "\": " << msg;
         return ::testing::AssertionSuccess();
     } catch (const std::exception& e) {
         return ::testing::AssertionFailure() << "threw a non-postr exception: " << e.what();

@@ -35,9 +35,9 @@ Tensor transposed_copy(const Tensor& t);
 }  // namespace postr::test
 
 // Skips the current test, with the reason, when no CUDA device is present.
-#define POSTR_REQUIRE_CUDA()                                                           \
-    do {                                                                               \
-        if (!::postr::cuda_is_available())                                             \
-            GTEST_SKIP() << "no CUDA device (or postr built without CUDA): CPU/CUDA "  \
-                            "parity is checked on a machine with a GPU";               \
+#define POSTR_REQUIRE_CUDA()                                                          \
+    do {                                                                              \
+        if (!::postr::cuda_is_available())                                            \
+            GTEST_SKIP() << "no CUDA device (or postr built without CUDA): CPU/CUDA " \
+                            "parity is checked on a machine with a GPU";              \
     } while (0)
