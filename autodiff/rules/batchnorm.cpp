@@ -1,0 +1,1 @@
+// batchnorm rules (in progress).

@@ -1,0 +1,1 @@
+// conv rules (in progress).
