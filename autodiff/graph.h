@@ -66,6 +66,19 @@ class NoGradGuard {
     bool previous_;
 };
 
+// Turns recording back on for its lifetime inside a NoGradGuard (e.g. a gradient computed
+// inside a function that is itself evaluated without a graph).
+class EnableGradGuard {
+  public:
+    EnableGradGuard();
+    ~EnableGradGuard();
+    EnableGradGuard(const EnableGradGuard&) = delete;
+    EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+  private:
+    bool previous_;
+};
+
 // Gradients of `outputs` with respect to `inputs` (leaves or intermediate Vars), given one
 // cotangent per output (omitted: 1 for one-element outputs). Cotangents may carry a leading
 // batch dim K; then every result has it too. Inputs the outputs do not depend on get zeros.
