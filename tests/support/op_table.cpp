@@ -7,8 +7,9 @@ namespace {
 
 using V = std::vector<Var>;
 
-Tensor i64(std::vector<std::int64_t> v, const Shape& shape) {
-    return Tensor::from_vector(v, shape);
+// A constant index (or mask) tensor on the device of `like`, so entries also run on CUDA.
+Tensor i64(std::vector<std::int64_t> v, const Shape& shape, const Var& like) {
+    return Tensor::from_vector(v, shape).to(like.device());
 }
 
 std::vector<OpEntry> build() {
@@ -49,7 +50,7 @@ std::vector<OpEntry> build() {
                      return minimum(x[0], x[1]);
                  }});
     t.push_back({"where", "constant mask, broadcast", {{2, 3}, {3}}, [](const V& x) {
-                     return where(i64({1, 0, 1, 0, 0, 1}, {2, 3}), x[0], x[1]);
+                     return where(i64({1, 0, 1, 0, 0, 1}, {2, 3}, x[0]), x[0], x[1]);
                  }});
     unary("add_scalar", [](const V& x) { return add(x[0], 1.5); });
     unary("mul_scalar", [](const V& x) { return mul(x[0], -2.5); });
@@ -150,16 +151,16 @@ std::vector<OpEntry> build() {
         {"log_softmax", "dim 0", {{4, 3}}, [](const V& x) { return log_softmax(x[0], 0); }});
     // Indexing.
     t.push_back({"index_select", "dim 0, repeated index", {{5, 3}}, [](const V& x) {
-                     return index_select(x[0], 0, i64({4, 0, 0, 2}, {4}));
+                     return index_select(x[0], 0, i64({4, 0, 0, 2}, {4}, x[0]));
                  }});
     t.push_back({"index_select", "dim 1", {{2, 4}}, [](const V& x) {
-                     return index_select(x[0], 1, i64({3, 1}, {2}));
+                     return index_select(x[0], 1, i64({3, 1}, {2}, x[0]));
                  }});
     t.push_back({"gather", "dim 1", {{3, 4}}, [](const V& x) {
-                     return gather(x[0], 1, i64({0, 3, 1, 1, 2, 0}, {3, 2}));
+                     return gather(x[0], 1, i64({0, 3, 1, 1, 2, 0}, {3, 2}, x[0]));
                  }});
     t.push_back({"scatter_add", "dim 1, duplicates", {{3, 4}, {3, 2}}, [](const V& x) {
-                     return scatter_add(x[0], 1, i64({0, 3, 1, 1, 2, 0}, {3, 2}), x[1]);
+                     return scatter_add(x[0], 1, i64({0, 3, 1, 1, 2, 0}, {3, 2}, x[0]), x[1]);
                  }});
     t.push_back({"cat", "dim 0", {{2, 3}, {4, 3}}, [](const V& x) {
                      return cat({x[0], x[1]}, 0);
