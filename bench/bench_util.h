@@ -1,7 +1,14 @@
 // Shared benchmark helpers: the device check and FLOP/byte counters (STYLE 3.10).
 #pragma once
 
+#include <chrono>
+
 #include <benchmark/benchmark.h>
+
+#if __has_include(<cuda_runtime.h>)
+#include <cuda_runtime.h>
+#define POSTR_BENCH_HAS_CUDA_RUNTIME 1
+#endif
 
 #include "postr/core/cuda_context.h"
 
@@ -18,6 +25,40 @@ inline bool require_cuda(benchmark::State& state) {
 inline void set_flops(benchmark::State& state, double flops) {
     state.counters["GFLOP/s"] = benchmark::Counter(
         flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+// Times `body` on the GPU as manual time, after one warm-up call: CUDA events on postr's stream
+// where the CUDA runtime headers are available, else wall time up to a device synchronization.
+// Register the benchmark with ->UseManualTime().
+template <class Body>
+void time_cuda(benchmark::State& state, Body&& body) {
+    body();
+    cuda_synchronize();
+#ifdef POSTR_BENCH_HAS_CUDA_RUNTIME
+    cudaStream_t stream = static_cast<cudaStream_t>(cuda_stream().handle);
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    for (auto _ : state) {
+        cudaEventRecord(start, stream);
+        body();
+        cudaEventRecord(stop, stream);
+        cudaEventSynchronize(stop);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, start, stop);
+        state.SetIterationTime(static_cast<double>(ms) * 1e-3);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+#else
+    for (auto _ : state) {
+        const auto t0 = std::chrono::steady_clock::now();
+        body();
+        cuda_synchronize();
+        state.SetIterationTime(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+#endif
 }
 
 }  // namespace postr::bench

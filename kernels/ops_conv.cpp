@@ -7,24 +7,12 @@
 #include "postr/core/error.h"
 #include "postr/kernels/batchnorm.h"
 #include "postr/kernels/conv.h"
+#include "postr/kernels/dispatch.h"
 #include "postr/kernels/ops.h"
 #include "postr/kernels/pool.h"
 
 namespace postr {
 namespace {
-
-// Runs the CPU or CUDA twin of a kernel on the device of `t`.
-template <class Cpu, class Cuda>
-void dispatch(const char* op, const Tensor& t, Cpu&& cpu_fn, Cuda&& cuda_fn) {
-    if (t.is_cuda()) {
-        if constexpr (config::has_cuda)
-            cuda_fn();
-        else
-            throw_cuda_unavailable(op);
-    } else {
-        cpu_fn();
-    }
-}
 
 // Floating tensor of `rank` on `ref`'s device and dtype.
 void check_operand(const char* op, const char* name, const Tensor& t, int rank,
@@ -179,7 +167,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
     auto [h_out, w_out] = conv_output_size(op, x.shape(), weight.shape(), options);
     Tensor out = Tensor::empty({x.size(0), weight.size(0), h_out, w_out}, x.dtype(), x.device());
     Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = contiguous_or_undefined(bias);
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::conv2d(xc, wc, bc, options, out); },
         [&] { cuda::conv2d(xc, wc, bc, options, out); });
     return out;
@@ -197,7 +185,7 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const
     check_grad_out_shape(op, grad_out, {input_shape[0], weight.size(0), h_out, w_out});
     Tensor grad_x = Tensor::empty(input_shape, grad_out.dtype(), grad_out.device());
     Tensor gc = grad_out.contiguous(), wc = weight.contiguous();
-    dispatch(
+    detail::dispatch(
         op, grad_out, [&] { cpu::conv2d_backward_input(gc, wc, options, grad_x); },
         [&] { cuda::conv2d_backward_input(gc, wc, options, grad_x); });
     return grad_x;
@@ -220,7 +208,7 @@ Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Sha
     check_grad_out_shape(op, grad_out, {x.size(0), weight_shape[0], h_out, w_out});
     Tensor grad_weight = Tensor::empty(weight_shape, x.dtype(), x.device());
     Tensor gc = grad_out.contiguous(), xc = x.contiguous();
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::conv2d_backward_weight(gc, xc, options, grad_weight); },
         [&] { cuda::conv2d_backward_weight(gc, xc, options, grad_weight); });
     return grad_weight;
@@ -236,7 +224,7 @@ ValuesIndices max_pool2d(const Tensor& x, const Pool2dOptions& options) {
     ValuesIndices r{Tensor::empty(shape, x.dtype(), x.device()),
                     Tensor::empty(shape, DType::i64, x.device())};
     Tensor xc = x.contiguous();
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::max_pool2d(xc, options, r.values, r.indices); },
         [&] { cuda::max_pool2d(xc, options, r.values, r.indices); });
     return r;
@@ -252,7 +240,7 @@ Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
     check_same_device(op, "indices", indices, "grad_out", grad_out);
     Tensor grad_x = Tensor::empty(input_shape, grad_out.dtype(), grad_out.device());
     Tensor gc = grad_out.contiguous(), ic = indices.contiguous();
-    dispatch(
+    detail::dispatch(
         op, grad_out, [&] { cpu::max_pool2d_backward(gc, ic, grad_x); },
         [&] { cuda::max_pool2d_backward(gc, ic, grad_x); });
     return grad_x;
@@ -264,7 +252,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
     auto [h_out, w_out] = pool_output_size(op, x.shape(), options);
     Tensor out = Tensor::empty({x.size(0), x.size(1), h_out, w_out}, x.dtype(), x.device());
     Tensor xc = x.contiguous();
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::avg_pool2d(xc, options, out); },
         [&] { cuda::avg_pool2d(xc, options, out); });
     return out;
@@ -281,7 +269,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape,
                 ". Pass the gradient of avg_pool2d's output");
     Tensor grad_x = Tensor::empty(input_shape, grad_out.dtype(), grad_out.device());
     Tensor gc = grad_out.contiguous();
-    dispatch(
+    detail::dispatch(
         op, grad_out, [&] { cpu::avg_pool2d_backward(gc, options, grad_x); },
         [&] { cuda::avg_pool2d_backward(gc, options, grad_x); });
     return grad_x;
@@ -296,7 +284,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::int64_t out_h, std::int64_t out
                 ": x has an empty plane: ", to_string(x.shape()), ". Pass H, W >= 1");
     Tensor out = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
     Tensor xc = x.contiguous();
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::adaptive_avg_pool2d(xc, out); },
         [&] { cuda::adaptive_avg_pool2d(xc, out); });
     return out;
@@ -311,7 +299,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_s
                 ", input_shape is ", to_string(input_shape), ". Pass H, W, out_h, out_w >= 1");
     Tensor grad_x = Tensor::empty(input_shape, grad_out.dtype(), grad_out.device());
     Tensor gc = grad_out.contiguous();
-    dispatch(
+    detail::dispatch(
         op, grad_out, [&] { cpu::adaptive_avg_pool2d_backward(gc, grad_x); },
         [&] { cuda::adaptive_avg_pool2d_backward(gc, grad_x); });
     return grad_x;
@@ -343,7 +331,7 @@ BatchNormResult batch_norm_train(const Tensor& x, const Tensor& weight, const Te
     // The kernels update contiguous running buffers; other layouts are written back by copy_.
     Tensor rm = contiguous_or_undefined(running_mean), rv = contiguous_or_undefined(running_var);
     Tensor wc = contiguous_or_undefined(weight), bc = contiguous_or_undefined(bias);
-    dispatch(
+    detail::dispatch(
         op, x,
         [&] {
             cpu::batch_norm_train(x3, wc, bc, rm, rv, momentum, eps, out, r.save_mean,
@@ -371,7 +359,7 @@ Tensor batch_norm_eval(const Tensor& x, const Tensor& weight, const Tensor& bias
     Tensor out = Tensor::empty(x3.shape(), x.dtype(), x.device());
     Tensor wc = contiguous_or_undefined(weight), bc = contiguous_or_undefined(bias);
     Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::batch_norm_eval(x3, wc, bc, rm, rv, eps, out); },
         [&] { cuda::batch_norm_eval(x3, wc, bc, rm, rv, eps, out); });
     return out.view(x.shape());
@@ -396,7 +384,7 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_out, const Tensor& x, cons
                      Tensor::empty({channels}, x.dtype(), x.device())};
     Tensor wc = contiguous_or_undefined(weight), mc = save_mean.contiguous(),
            ic = save_invstd.contiguous();
-    dispatch(
+    detail::dispatch(
         op, x,
         [&] { cpu::batch_norm_backward(g3, x3, wc, mc, ic, grad_x, r.grad_weight, r.grad_bias); },
         [&] { cuda::batch_norm_backward(g3, x3, wc, mc, ic, grad_x, r.grad_weight, r.grad_bias); });

@@ -7,25 +7,13 @@
 
 #include "postr/config.h"
 #include "postr/core/error.h"
+#include "postr/kernels/dispatch.h"
 #include "postr/kernels/elementwise.h"
 #include "postr/kernels/ops.h"
 #include "postr/kernels/random.h"
 
 namespace postr {
 namespace {
-
-// Runs on_cpu() or on_cuda() by t's device. on_cuda is a generic lambda, so its call into a
-// cuda:: entry point is instantiated (and needs a definition) only in CUDA builds.
-template <class OnCpu, class OnCuda>
-void dispatch(const char* op, const Tensor& t, OnCpu&& on_cpu, OnCuda&& on_cuda) {
-    if (!t.is_cuda()) {
-        on_cpu();
-    } else if constexpr (config::has_cuda) {
-        on_cuda(0);
-    } else {
-        throw_cuda_unavailable(op);
-    }
-}
 
 // Binary operands: defined, one device, one dtype (no implicit promotion).
 void check_operands(const char* op, const Tensor& a, const Tensor& b) {
@@ -73,8 +61,8 @@ Tensor unary_op(const char* op, UnaryOp kind, const Tensor& x) {
     if (!detail::ew::visit_unary(kind, []<class F>(F) { return F::integer; }))
         check_floating(op, "x", x);
     Tensor out = empty_like(x);
-    dispatch(
-        op, x, [&] { cpu::unary(kind, x, out); }, [&](auto) { cuda::unary(kind, x, out); });
+    detail::dispatch(
+        op, x, [&] { cpu::unary(kind, x, out); }, [&] { cuda::unary(kind, x, out); });
     return out;
 }
 
@@ -83,9 +71,8 @@ Tensor binary_op(const char* op, BinaryOp kind, const Tensor& a, const Tensor& b
     if (!detail::ew::visit_binary(kind, []<class F>(F) { return F::integer; }))
         check_floating(op, "a", a);
     Tensor out = Tensor::empty(broadcast_shapes(op, a.shape(), b.shape()), a.dtype(), a.device());
-    dispatch(
-        op, out, [&] { cpu::binary(kind, a, b, out); },
-        [&](auto) { cuda::binary(kind, a, b, out); });
+    detail::dispatch(
+        op, out, [&] { cpu::binary(kind, a, b, out); }, [&] { cuda::binary(kind, a, b, out); });
     return out;
 }
 
@@ -93,27 +80,25 @@ Tensor binary_scalar_op(const char* op, BinaryOp kind, const Tensor& x, double s
     check_defined(op, "x", x);
     check_scalar_fits(op, x, s);
     Tensor out = empty_like(x);
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::binary_scalar(kind, x, s, out); },
-        [&](auto) { cuda::binary_scalar(kind, x, s, out); });
+        [&] { cuda::binary_scalar(kind, x, s, out); });
     return out;
 }
 
 Tensor compare_op(const char* op, CompareOp kind, const Tensor& a, const Tensor& b) {
     check_operands(op, a, b);
     Tensor out = Tensor::empty(broadcast_shapes(op, a.shape(), b.shape()), a.dtype(), a.device());
-    dispatch(
-        op, out, [&] { cpu::compare(kind, a, b, out); },
-        [&](auto) { cuda::compare(kind, a, b, out); });
+    detail::dispatch(
+        op, out, [&] { cpu::compare(kind, a, b, out); }, [&] { cuda::compare(kind, a, b, out); });
     return out;
 }
 
 void axpby_op(const char* op, const Tensor& y, double alpha, const Tensor& x, double beta) {
     check_inplace_target(op, y);
     check_broadcasts_to(op, "x", x, y);
-    dispatch(
-        op, y, [&] { cpu::axpby(y, alpha, x, beta); },
-        [&](auto) { cuda::axpby(y, alpha, x, beta); });
+    detail::dispatch(
+        op, y, [&] { cpu::axpby(y, alpha, x, beta); }, [&] { cuda::axpby(y, alpha, x, beta); });
 }
 
 }  // namespace
@@ -132,17 +117,17 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
     POSTR_CHECK(count < 9.0e15, "arange: too many elements: ", count, " from start ", start,
                 ", end ", end, ", step ", step, ". Use a larger step");
     Tensor out = Tensor::empty({static_cast<std::int64_t>(count)}, dtype, device);
-    dispatch(
+    detail::dispatch(
         "arange", out, [&] { cpu::arange(out, start, step); },
-        [&](auto) { cuda::arange(out, start, step); });
+        [&] { cuda::arange(out, start, step); });
     return out;
 }
 
 Tensor eye(std::int64_t n, DType dtype, Device device) {
     POSTR_CHECK(n >= 0, "eye: n is negative: ", n, ". Pass n >= 0");
     Tensor out = Tensor::empty({n, n}, dtype, device);
-    dispatch(
-        "eye", out, [&] { cpu::eye(out); }, [&](auto) { cuda::eye(out); });
+    detail::dispatch(
+        "eye", out, [&] { cpu::eye(out); }, [&] { cuda::eye(out); });
     return out;
 }
 
@@ -155,9 +140,9 @@ Tensor uniform(const Shape& shape, Generator& gen, double low, double high, DTyp
                 ". Pass a finite interval");
     Tensor out = Tensor::empty(shape, dtype, device);
     const std::uint64_t first = gen.advance(static_cast<std::uint64_t>(out.numel()));
-    dispatch(
+    detail::dispatch(
         "uniform", out, [&] { cpu::uniform(out, gen.seed(), first, low, high); },
-        [&](auto) { cuda::uniform(out, gen.seed(), first, low, high); });
+        [&] { cuda::uniform(out, gen.seed(), first, low, high); });
     return out;
 }
 
@@ -170,9 +155,9 @@ Tensor normal(const Shape& shape, Generator& gen, double mean, double stddev, DT
                 stddev, ". Pass a valid standard deviation");
     Tensor out = Tensor::empty(shape, dtype, device);
     const std::uint64_t first = gen.advance(static_cast<std::uint64_t>(out.numel()));
-    dispatch(
+    detail::dispatch(
         "normal", out, [&] { cpu::normal(out, gen.seed(), first, mean, stddev); },
-        [&](auto) { cuda::normal(out, gen.seed(), first, mean, stddev); });
+        [&] { cuda::normal(out, gen.seed(), first, mean, stddev); });
     return out;
 }
 
@@ -183,9 +168,9 @@ Tensor bernoulli(const Tensor& p, Generator& gen) {
     const Tensor pc = p.contiguous();
     Tensor out = empty_like(p);
     const std::uint64_t first = gen.advance(static_cast<std::uint64_t>(out.numel()));
-    dispatch(
+    detail::dispatch(
         "bernoulli", out, [&] { cpu::bernoulli(pc, out, gen.seed(), first); },
-        [&](auto) { cuda::bernoulli(pc, out, gen.seed(), first); });
+        [&] { cuda::bernoulli(pc, out, gen.seed(), first); });
     return out;
 }
 
@@ -195,9 +180,9 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Generato
                 ". Pass high > low");
     Tensor out = Tensor::empty(shape, DType::i64, device);
     const std::uint64_t first = gen.advance(static_cast<std::uint64_t>(out.numel()));
-    dispatch(
+    detail::dispatch(
         "randint", out, [&] { cpu::randint(out, gen.seed(), first, low, high); },
-        [&](auto) { cuda::randint(out, gen.seed(), first, low, high); });
+        [&] { cuda::randint(out, gen.seed(), first, low, high); });
     return out;
 }
 
@@ -244,9 +229,9 @@ Tensor clamp(const Tensor& x, double low, double high) {
     POSTR_CHECK(!(low > high), "clamp: low exceeds high: low ", low, ", high ", high,
                 ". Pass low <= high");
     Tensor out = empty_like(x);
-    dispatch(
+    detail::dispatch(
         "clamp", x, [&] { cpu::clamp(x, low, high, out); },
-        [&](auto) { cuda::clamp(x, low, high, out); });
+        [&] { cuda::clamp(x, low, high, out); });
     return out;
 }
 
@@ -271,9 +256,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
                 to_string(cond.shape()), ", a is ", to_string(a.shape()), ", b is ",
                 to_string(b.shape()), ". Sizes must match or be 1 in every trailing dim");
     Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-    dispatch(
-        "where", out, [&] { cpu::where(cond, a, b, out); },
-        [&](auto) { cuda::where(cond, a, b, out); });
+    detail::dispatch(
+        "where", out, [&] { cpu::where(cond, a, b, out); }, [&] { cuda::where(cond, a, b, out); });
     return out;
 }
 
@@ -297,24 +281,24 @@ void addcmul_(Tensor& y, double value, const Tensor& a, const Tensor& b) {
     check_inplace_target("addcmul_", y);
     check_broadcasts_to("addcmul_", "a", a, y);
     check_broadcasts_to("addcmul_", "b", b, y);
-    dispatch(
+    detail::dispatch(
         "addcmul_", y, [&] { cpu::addcmul(y, value, a, b); },
-        [&](auto) { cuda::addcmul(y, value, a, b); });
+        [&] { cuda::addcmul(y, value, a, b); });
 }
 
 void addcdiv_(Tensor& y, double value, const Tensor& a, const Tensor& b) {
     check_inplace_target("addcdiv_", y);
     check_broadcasts_to("addcdiv_", "a", a, y);
     check_broadcasts_to("addcdiv_", "b", b, y);
-    dispatch(
+    detail::dispatch(
         "addcdiv_", y, [&] { cpu::addcdiv(y, value, a, b); },
-        [&](auto) { cuda::addcdiv(y, value, a, b); });
+        [&] { cuda::addcdiv(y, value, a, b); });
 }
 
 void scale_(Tensor& y, double alpha) {
     check_inplace_target("scale_", y);
-    dispatch(
-        "scale_", y, [&] { cpu::scale(y, alpha); }, [&](auto) { cuda::scale(y, alpha); });
+    detail::dispatch(
+        "scale_", y, [&] { cpu::scale(y, alpha); }, [&] { cuda::scale(y, alpha); });
 }
 
 }  // namespace postr

@@ -9,6 +9,7 @@
 #include "postr/core/error.h"
 #include "postr/core/shape.h"
 #include "postr/core/tensor.h"
+#include "postr/kernels/dispatch.h"
 #include "postr/kernels/indexing.h"
 #include "postr/kernels/ops.h"
 #include "postr/kernels/topk.h"
@@ -16,26 +17,13 @@
 namespace postr {
 namespace {
 
-// Runs the CUDA or CPU variant of a kernel by the device of `t`.
-template <class CpuFn, class CudaFn>
-void dispatch(const char* op, const Tensor& t, CpuFn&& cpu_fn, CudaFn&& cuda_fn) {
-    if (t.is_cuda()) {
-        if constexpr (config::has_cuda)
-            cuda_fn();
-        else
-            throw_cuda_unavailable(op);
-    } else {
-        cpu_fn();
-    }
-}
-
 // Every value of `index` must lie in [0, n). Negative indices are errors (no wrap-around from
 // the end), which keeps the kernels branch-free and catches sign bugs in index arithmetic.
 void check_index_range(const char* op, const Tensor& x, int dim, const Tensor& index,
                        const char* index_name = "index") {
     if (index.numel() == 0) return;
     IndexBounds b;
-    dispatch(
+    detail::dispatch(
         op, index, [&] { b = cpu::index_bounds(index); },
         [&] {
             if constexpr (config::has_cuda) b = cuda::index_bounds(index);
@@ -93,7 +81,7 @@ void scatter_add_checked(const char* op, const Tensor& x, int dim, const Tensor&
     check_no_broadcast_dims(op, "x", x);
     if (index.numel() == 0) return;
     check_index_range(op, x, dim, index);
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::scatter_add_(x, dim, index, src); },
         [&] {
             if constexpr (config::has_cuda) cuda::scatter_add_(x, dim, index, src);
@@ -120,7 +108,7 @@ Tensor index_select(const Tensor& x, int dim, const Tensor& index) {
     Shape strides(shape.size(), 0);
     strides[static_cast<std::size_t>(dim)] = index.stride(0);
     Tensor expanded = index.as_strided(shape, strides, index.offset());
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::gather(x, dim, expanded, out); },
         [&] {
             if constexpr (config::has_cuda) cuda::gather(x, dim, expanded, out);
@@ -136,7 +124,7 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
     Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
     if (out.numel() == 0) return out;
     check_index_range(op, x, dim, index);
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::gather(x, dim, index, out); },
         [&] {
             if constexpr (config::has_cuda) cuda::gather(x, dim, index, out);
@@ -164,7 +152,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
                 ": mask does not broadcast to x's shape: x is ", to_string(x.shape()), ", mask is ",
                 to_string(mask.shape()), ". Pass a mask whose shape broadcasts to x's");
     Tensor out = empty_like(x);
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::masked_fill(x, mask, value, out); },
         [&] {
             if constexpr (config::has_cuda) cuda::masked_fill(x, mask, value, out);
@@ -228,7 +216,7 @@ ValuesIndices topk(const Tensor& x, std::int64_t k, bool largest) {
     ValuesIndices r{Tensor::empty({k}, x.dtype(), x.device()),
                     Tensor::empty({k}, DType::i64, x.device())};
     if (k == 0) return r;
-    dispatch(
+    detail::dispatch(
         op, x, [&] { cpu::topk(x, k, largest, r.values, r.indices); },
         [&] {
             if constexpr (config::has_cuda) {

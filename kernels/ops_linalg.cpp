@@ -5,27 +5,13 @@
 
 #include "postr/config.h"
 #include "postr/core/error.h"
+#include "postr/kernels/dispatch.h"
 #include "postr/kernels/linalg.h"
 #include "postr/kernels/matmul.h"
 #include "postr/kernels/ops.h"
 
 namespace postr {
 namespace {
-
-// Runs the CPU or the CUDA entry point on the device of `t`.
-template <class Cpu, class Cuda>
-void dispatch(const char* op, const Tensor& t, Cpu&& on_cpu, Cuda&& on_cuda) {
-    if (t.is_cuda()) {
-        if constexpr (config::has_cuda) {
-            on_cuda();
-        } else {
-            static_cast<void>(on_cuda);
-            throw_cuda_unavailable(op);
-        }
-    } else {
-        on_cpu();
-    }
-}
 
 // A floating tensor, defined, of at least `min_rank`.
 void check_floating_operand(const char* op, const char* name, const Tensor& t, int min_rank) {
@@ -62,7 +48,7 @@ void gemm_dispatch(const char* op, const Tensor& a, const Tensor& b, const Tenso
                    double beta) {
     check_blas_dims(op, a);
     check_blas_dims(op, b);
-    dispatch(
+    detail::dispatch(
         op, c, [&] { cpu::gemm(a, b, c, alpha, beta); }, [&] { cuda::gemm(a, b, c, alpha, beta); });
 }
 
@@ -116,7 +102,7 @@ Tensor cholesky(const Tensor& a) {
     check_square("cholesky", "a", a);
     check_blas_dims("cholesky", a);
     Tensor l = Tensor::empty(a.shape(), a.dtype(), a.device());
-    dispatch(
+    detail::dispatch(
         "cholesky", a, [&] { cpu::cholesky(a, l); }, [&] { cuda::cholesky(a, l); });
     return l;
 }
@@ -149,7 +135,7 @@ SolveOperands solve_operands(const char* op, const char* name_a, const Tensor& a
 
 Tensor cholesky_solve(const Tensor& b, const Tensor& l) {
     const SolveOperands s = solve_operands("cholesky_solve", "l", l, b);
-    dispatch(
+    detail::dispatch(
         "cholesky_solve", s.x, [&] { cpu::cholesky_solve(s.x, s.a); },
         [&] { cuda::cholesky_solve(s.x, s.a); });
     return s.x;
@@ -158,7 +144,7 @@ Tensor cholesky_solve(const Tensor& b, const Tensor& l) {
 Tensor triangular_solve(const Tensor& a, const Tensor& b, bool lower, bool transpose,
                         bool unit_diagonal) {
     const SolveOperands s = solve_operands("triangular_solve", "a", a, b);
-    dispatch(
+    detail::dispatch(
         "triangular_solve", s.x,
         [&] { cpu::triangular_solve(s.a, s.x, lower, transpose, unit_diagonal); },
         [&] { cuda::triangular_solve(s.a, s.x, lower, transpose, unit_diagonal); });
@@ -176,7 +162,7 @@ void syrk_(Tensor& c, const Tensor& a, double alpha, double beta) {
                 ". Pass a: [M, n] for c: [n, n]");
     // BLAS forbids the output to overlap the input; a shared buffer is read from a copy.
     const Tensor a_in = a.shares_storage_with(c) ? a.clone() : a;
-    dispatch(
+    detail::dispatch(
         "syrk_", c, [&] { cpu::syrk(c, a_in, alpha, beta); },
         [&] { cuda::syrk(c, a_in, alpha, beta); });
 }
@@ -184,7 +170,7 @@ void syrk_(Tensor& c, const Tensor& a, double alpha, double beta) {
 void symmetrize_lower_(Tensor& c) {
     check_floating_operand("symmetrize_lower_", "c", c, 2);
     check_square("symmetrize_lower_", "c", c);
-    dispatch(
+    detail::dispatch(
         "symmetrize_lower_", c, [&] { cpu::symmetrize_lower(c); },
         [&] { cuda::symmetrize_lower(c); });
 }
@@ -193,7 +179,7 @@ Tensor cholesky_logdet(const Tensor& l) {
     check_floating_operand("cholesky_logdet", "l", l, 2);
     check_square("cholesky_logdet", "l", l);
     Tensor out = Tensor::empty(batch_of(l.shape()), l.dtype(), l.device());
-    dispatch(
+    detail::dispatch(
         "cholesky_logdet", l, [&] { cpu::cholesky_logdet(l, out); },
         [&] { cuda::cholesky_logdet(l, out); });
     return out;
@@ -204,7 +190,7 @@ Tensor cholesky_inverse(const Tensor& l) {
     check_square("cholesky_inverse", "l", l);
     check_blas_dims("cholesky_inverse", l);
     Tensor out = Tensor::empty(l.shape(), l.dtype(), l.device());
-    dispatch(
+    detail::dispatch(
         "cholesky_inverse", l, [&] { cpu::cholesky_inverse(l, out); },
         [&] { cuda::cholesky_inverse(l, out); });
     return out;

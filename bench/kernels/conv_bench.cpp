@@ -22,8 +22,13 @@
 #include "postr/kernels/cpu/blas.h"
 #include "postr/kernels/ops.h"
 
+#include "bench/bench_util.h"
+
 namespace postr {
 namespace {
+
+using bench::require_cuda;
+using bench::set_flops;
 
 using i64 = std::int64_t;
 
@@ -42,11 +47,6 @@ Tensor random_tensor(const Shape& shape, std::uint64_t seed) {
 // One forward pass: 2·N·C_out·H·W·C_in·kH·kW; a backward pass (input + weight) is twice that.
 double conv_flops(i64 n) {
     return 2.0 * n * kChannels * kSize * kSize * kChannels * kKernel * kKernel;
-}
-
-void set_flops(benchmark::State& state, double flops) {
-    state.counters["GFLOP/s"] = benchmark::Counter(
-        flops * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
 }
 
 struct Operands {
@@ -98,44 +98,16 @@ void BM_Conv2dGemmDirect_cpu(benchmark::State& state) {
 
 // --- CUDA ------------------------------------------------------------------------------------
 
-bool require_cuda(benchmark::State& state) {
-    if (cuda_is_available()) return true;
-    state.SkipWithError("no CUDA device");
-    return false;
-}
-
 #ifdef POSTR_CONV_BENCH_HAS_CUDA_HEADERS
 
 cudaStream_t bench_stream() { return static_cast<cudaStream_t>(cuda_stream(0).handle); }
-
-// Times `body` on postr's stream with CUDA events (manual time), after one warm-up call.
-template <class Body>
-void time_on_stream(benchmark::State& state, Body&& body) {
-    cudaStream_t stream = bench_stream();
-    cudaEvent_t start, stop;
-    cudaEventCreate(&start);
-    cudaEventCreate(&stop);
-    body();
-    cudaStreamSynchronize(stream);
-    for (auto _ : state) {
-        cudaEventRecord(start, stream);
-        body();
-        cudaEventRecord(stop, stream);
-        cudaEventSynchronize(stop);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, start, stop);
-        state.SetIterationTime(static_cast<double>(ms) * 1e-3);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-}
 
 template <class T>
 void BM_Conv2d_cuda(benchmark::State& state) {
     if (!require_cuda(state)) return;
     if constexpr (config::has_cuda) {
         const Operands o = operands<T>(state.range(0), Device::cuda());
-        time_on_stream(state, [&] {
+        bench::time_cuda(state, [&] {
             benchmark::DoNotOptimize(conv2d(o.x, o.w, Tensor(), kOptions).data_ptr());
         });
         set_flops(state, conv_flops(state.range(0)));
@@ -147,7 +119,7 @@ void BM_Conv2dBackward_cuda(benchmark::State& state) {
     if (!require_cuda(state)) return;
     if constexpr (config::has_cuda) {
         const Operands o = operands<T>(state.range(0), Device::cuda());
-        time_on_stream(state, [&] {
+        bench::time_cuda(state, [&] {
             benchmark::DoNotOptimize(
                 conv2d_backward_input(o.grad_out, o.w, o.x.shape(), kOptions).data_ptr());
             benchmark::DoNotOptimize(
@@ -173,7 +145,7 @@ void BM_Conv2dGemmDirect_cuda(benchmark::State& state) {
         cublasSetStream(handle, bench_stream());
         cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH);  // full fp32, as postr
         const T one = 1, zero = 0;
-        time_on_stream(state, [&] {
+        bench::time_cuda(state, [&] {
             cublasStatus_t s;
             if constexpr (std::is_same_v<T, float>)
                 s = cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, cols, m, k, &one, b.data<T>(),

@@ -16,8 +16,6 @@
 namespace postr {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 template <class T>
 Tensor random_input(std::int64_t n, std::uint64_t seed, Device device) {
     Generator gen(seed);
@@ -30,20 +28,6 @@ void set_bytes(benchmark::State& state, std::int64_t n, int streams) {
                             static_cast<std::int64_t>(sizeof(T)));
 }
 
-// Times `op` on the GPU: one warm-up call, then wall time up to a device synchronization per
-// iteration (manual time), so queued kernels are counted in full.
-template <class Op>
-void run_cuda(benchmark::State& state, Op&& op) {
-    op();
-    cuda_synchronize();
-    for (auto _ : state) {
-        const auto start = Clock::now();
-        op();
-        cuda_synchronize();
-        state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
-    }
-}
-
 template <class T, Device::Kind kind>
 void BM_Add(benchmark::State& state) {
     const Device device{kind, 0};
@@ -51,7 +35,7 @@ void BM_Add(benchmark::State& state) {
     const std::int64_t n = state.range(0);
     const Tensor a = random_input<T>(n, 1, device), b = random_input<T>(n, 2, device);
     if (device.is_cuda()) {
-        run_cuda(state, [&] { benchmark::DoNotOptimize(add(a, b)); });
+        bench::time_cuda(state, [&] { benchmark::DoNotOptimize(add(a, b)); });
     } else {
         for (auto _ : state) benchmark::DoNotOptimize(add(a, b));
     }
@@ -66,7 +50,7 @@ void BM_Axpy(benchmark::State& state) {
     Tensor y = random_input<T>(n, 3, device);
     const Tensor x = random_input<T>(n, 4, device);
     if (device.is_cuda()) {
-        run_cuda(state, [&] { axpy_(y, 1e-3, x); });
+        bench::time_cuda(state, [&] { axpy_(y, 1e-3, x); });
     } else {
         for (auto _ : state) {
             axpy_(y, 1e-3, x);

@@ -29,8 +29,13 @@
 #include "postr/kernels/cpu/blas.h"
 #include "postr/kernels/ops.h"
 
+#include "bench/bench_util.h"
+
 namespace postr {
 namespace {
+
+using bench::require_cuda;
+using bench::set_flops;
 
 // Square operands [n, n] uniform on [-1, 1], generated on the host so the benchmark depends
 // only on the ops it measures.
@@ -59,12 +64,6 @@ Tensor spd(std::int64_t n, std::uint64_t seed) {
         }
     }
     return Tensor::from_vector(v, {n, n});
-}
-
-void set_flops(benchmark::State& state, double flops_per_iteration) {
-    state.counters["GFLOP/s"] =
-        benchmark::Counter(flops_per_iteration * static_cast<double>(state.iterations()) * 1e-9,
-                           benchmark::Counter::kIsRate);
 }
 
 double gemm_flops(std::int64_t n) { return 2.0 * static_cast<double>(n) * n * n; }
@@ -147,37 +146,9 @@ void BM_LapackPotrfDirect_cpu(benchmark::State& state) {
 
 // --- CUDA ------------------------------------------------------------------------------------
 
-bool require_cuda(benchmark::State& state) {
-    if (cuda_is_available()) return true;
-    state.SkipWithError("no CUDA device");
-    return false;
-}
-
 #ifdef POSTR_BENCH_HAS_CUDA_HEADERS
 
 inline cudaStream_t bench_stream() { return static_cast<cudaStream_t>(cuda_stream(0).handle); }
-
-// Times `body` on postr's stream with CUDA events (manual time), after one warm-up call.
-template <class Body>
-void time_on_stream(benchmark::State& state, Body&& body) {
-    cudaStream_t stream = bench_stream();
-    cudaEvent_t start, stop;
-    cudaEventCreate(&start);
-    cudaEventCreate(&stop);
-    body();
-    cudaStreamSynchronize(stream);
-    for (auto _ : state) {
-        cudaEventRecord(start, stream);
-        body();
-        cudaEventRecord(stop, stream);
-        cudaEventSynchronize(stop);
-        float ms = 0;
-        cudaEventElapsedTime(&ms, start, stop);
-        state.SetIterationTime(static_cast<double>(ms) * 1e-3);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-}
 
 template <class T>
 void BM_Matmul_cuda(benchmark::State& state) {
@@ -186,7 +157,7 @@ void BM_Matmul_cuda(benchmark::State& state) {
         const std::int64_t n = state.range(0);
         const Tensor a = random_square<T>(n, 1).to(Device::cuda()),
                      b = random_square<T>(n, 2).to(Device::cuda());
-        time_on_stream(state, [&] { benchmark::DoNotOptimize(matmul(a, b).data_ptr()); });
+        bench::time_cuda(state, [&] { benchmark::DoNotOptimize(matmul(a, b).data_ptr()); });
         set_flops(state, gemm_flops(n));
     }
 }
@@ -213,7 +184,7 @@ void BM_CublasGemmDirect_cuda(benchmark::State& state) {
         cublasCreate(&handle);
         cublasSetStream(handle, bench_stream());
         cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH);  // full fp32, as postr
-        time_on_stream(state, [&] {
+        bench::time_cuda(state, [&] {
             if (cublas_gemm(handle, static_cast<int>(n), a.data<T>(), b.data<T>(), c.data<T>()) !=
                 CUBLAS_STATUS_SUCCESS)
                 state.SkipWithError("cublas gemm failed");
@@ -229,7 +200,7 @@ void BM_Cholesky_cuda(benchmark::State& state) {
     if constexpr (config::has_cuda) {
         const std::int64_t n = state.range(0);
         const Tensor a = spd<T>(n, 3).to(Device::cuda());
-        time_on_stream(state, [&] { benchmark::DoNotOptimize(cholesky(a).data_ptr()); });
+        bench::time_cuda(state, [&] { benchmark::DoNotOptimize(cholesky(a).data_ptr()); });
         set_flops(state, potrf_flops(n));
     }
 }
@@ -266,7 +237,7 @@ void BM_CusolverPotrfDirect_cuda(benchmark::State& state) {
         potrf_size(handle, ni, work_matrix.data<T>(), &lwork);
         Tensor workspace = Tensor::empty({lwork > 0 ? lwork : 1}, a.dtype(), Device::cuda());
         Tensor info = Tensor::empty({1}, DType::i64, Device::cuda());
-        time_on_stream(state, [&] {
+        bench::time_cuda(state, [&] {
             cudaMemcpyAsync(work_matrix.data_ptr(), a.data_ptr(), a.nbytes(),
                             cudaMemcpyDeviceToDevice, bench_stream());
             potrf(handle, ni, work_matrix.data<T>(), workspace.data<T>(), lwork,

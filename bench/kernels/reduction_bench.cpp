@@ -17,26 +17,10 @@
 namespace postr {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 template <class T>
 Tensor random_input(const Shape& shape, std::uint64_t seed, Device device) {
     Generator gen(seed);
     return uniform(shape, gen, -1.0, 1.0, dtype_of<T>(), device);
-}
-
-// Times `op` on the GPU: one warm-up call, then wall time up to a device synchronization per
-// iteration (manual time), so queued kernels are counted in full.
-template <class Op>
-void run_cuda(benchmark::State& state, Op&& op) {
-    op();
-    cuda_synchronize();
-    for (auto _ : state) {
-        const auto start = Clock::now();
-        op();
-        cuda_synchronize();
-        state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
-    }
 }
 
 template <class T, Device::Kind kind>
@@ -46,7 +30,7 @@ void BM_Sum(benchmark::State& state) {
     const std::int64_t n = state.range(0);
     const Tensor x = random_input<T>({n}, 1, device);
     if (device.is_cuda()) {
-        run_cuda(state, [&] { benchmark::DoNotOptimize(sum(x)); });
+        bench::time_cuda(state, [&] { benchmark::DoNotOptimize(sum(x)); });
     } else {
         for (auto _ : state) benchmark::DoNotOptimize(sum(x));
     }
@@ -78,7 +62,7 @@ void BM_LogSoftmax(benchmark::State& state) {
     const std::int64_t rows = state.range(0), classes = state.range(1);
     const Tensor x = random_input<T>({rows, classes}, 2, device);
     if (device.is_cuda()) {
-        run_cuda(state, [&] { benchmark::DoNotOptimize(log_softmax(x, -1)); });
+        bench::time_cuda(state, [&] { benchmark::DoNotOptimize(log_softmax(x, -1)); });
     } else {
         for (auto _ : state) benchmark::DoNotOptimize(log_softmax(x, -1));
     }
