@@ -231,4 +231,31 @@ Tensor cholesky_inverse(const Tensor& l);
 // full sort. This is the Wasserstein subnetwork selection kernel.
 ValuesIndices topk(const Tensor& x, std::int64_t k, bool largest = true);
 
+// ============================== optimizer steps ==============================
+// Fused in-place updates over a flat parameter vector: one pass (one kernel on CUDA) per step.
+// param, grad and the state buffers share one shape, dtype (f32/f64) and device. The rules are
+// PyTorch's (torch.optim.SGD, Adam, AdamW).
+struct SgdOptions {
+    double lr = 0.01;
+    double momentum = 0.0;
+    double dampening = 0.0;
+    double weight_decay = 0.0;  // L2 added to the gradient
+    bool nesterov = false;
+};
+// momentum_buffer is read and written when momentum != 0; on the first step it is set to the
+// (decayed) gradient, as PyTorch does.
+void sgd_step_(Tensor& param, const Tensor& grad, Tensor& momentum_buffer,
+               const SgdOptions& options, bool first_step);
+struct AdamOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;
+    bool decoupled_weight_decay = false;  // AdamW
+};
+// step: the 1-based step count after this update (for bias correction).
+void adam_step_(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                std::int64_t step, const AdamOptions& options);
+
 }  // namespace postr
