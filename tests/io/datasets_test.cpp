@@ -102,8 +102,7 @@ TEST(ReadIdx, RejectsBadMagicTypeAndSize) {
     write_bytes(dir.file("type"), bad_type);
     EXPECT_TRUE(
         throws_error([&] { read_idx(dir.file("type")); }, {dir.file("type"), "0xd", "0x08"}));
-    auto short_data = bytes;
-    short_data.pop_back();
+    const std::vector<std::uint8_t> short_data(bytes.begin(), bytes.end() - 1);
     write_bytes(dir.file("short"), short_data);
     EXPECT_TRUE(throws_error([&] { read_idx(dir.file("short")); },
                              {dir.file("short"), "5 data bytes", "[2, 3]", "need 6"}));
