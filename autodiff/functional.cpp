@@ -57,7 +57,7 @@ std::pair<Tensor, Tensor> jvp(const VarFn& f, const Tensor& x, const Tensor& v) 
     check_same_device("jvp", "x", x, "v", v);
     check_same_dtype("jvp", "x", x, "v", v);
     Var xv(x);
-    xv.impl()->tangent = Var(v).impl();
+    xv.set_tangent(v);
     Var y;
     {
         NoGradGuard no_graph;  // forward mode needs no reverse graph

@@ -143,7 +143,7 @@ GradcheckResult jvpcheck(const MultiVarFn& f, const std::vector<Tensor>& inputs,
             Tensor d = direction(xs[i], j, full_in, rng);
             std::vector<Var> vars(xs.begin(), xs.end());
             vars[i] = Var(xs[i]);
-            vars[i].impl()->tangent = Var(d).impl();
+            vars[i].set_tangent(d);
             Var y;
             {
                 NoGradGuard no_graph;

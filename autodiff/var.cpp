@@ -43,6 +43,12 @@ const std::shared_ptr<Node>& Var::grad_fn() const {
 
 Var Var::detach() const { return Var(value()); }
 
+Var& Var::set_tangent(const Tensor& tangent) {
+    check_defined("set_tangent", "tangent", tangent);
+    impl_->tangent = Var(tangent).impl();
+    return *this;
+}
+
 Var Var::tangent() const { return impl_ && impl_->tangent ? Var(impl_->tangent) : Var(); }
 
 void Var::backward(const Tensor& grad_out, bool retain_graph) const {

@@ -57,6 +57,9 @@ class Var {
 
     // Forward mode: the tangent carried by this Var (undefined Var when none).
     Var tangent() const;
+    // Attaches a tangent: the value's shape, or [K, ...that] for K tangents at once. Ops on this
+    // Var then carry tangents forward (see jvp in functional.h).
+    Var& set_tangent(const Tensor& tangent);
 
     const std::shared_ptr<detail::VarImpl>& impl() const { return impl_; }
     explicit Var(std::shared_ptr<detail::VarImpl> impl) : impl_(std::move(impl)) {}

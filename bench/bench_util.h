@@ -11,6 +11,7 @@
 #endif
 
 #include "postr/core/cuda_context.h"
+#include "postr/kernels/ops.h"
 
 namespace postr::bench {
 
@@ -19,6 +20,20 @@ inline bool require_cuda(benchmark::State& state) {
     if (cuda_is_available()) return true;
     state.SkipWithError("no CUDA device");
     return false;
+}
+
+// Uniform [−1, 1) input of `shape` in T's dtype on `device`, from `seed`.
+template <class T>
+Tensor random_input(const Shape& shape, std::uint64_t seed, Device device) {
+    Generator gen(seed);
+    return uniform(shape, gen, -1.0, 1.0, dtype_of<T>(), device);
+}
+
+// Reports `streams` passes over n elements of T per iteration as bytes processed.
+template <class T>
+void set_bytes(benchmark::State& state, std::int64_t n, int streams) {
+    state.SetBytesProcessed(state.iterations() * n * streams *
+                            static_cast<std::int64_t>(sizeof(T)));
 }
 
 // Reports `flops` floating-point operations per iteration as a GFLOP/s rate.

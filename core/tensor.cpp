@@ -121,27 +121,25 @@ Tensor Tensor::from_blob(const void* data, const Shape& shape, DType dtype, Devi
     return host.to(device);
 }
 
-Tensor Tensor::from_vector(const std::vector<float>& data, const Shape& shape, Device device) {
+namespace {
+template <class T>
+Tensor from_host_vector(const std::vector<T>& data, const Shape& shape, Device device) {
     POSTR_CHECK(static_cast<std::int64_t>(data.size()) == postr::numel(shape),
-                "from_vector: data has ", data.size(), " elements but shape ",
-                postr::to_string(shape), " needs ", postr::numel(shape),
-                ". Match the data to the shape");
-    return from_blob(data.data(), shape, DType::f32, device);
+                "from_vector: data has ", data.size(), " elements but shape ", to_string(shape),
+                " needs ", postr::numel(shape), ". Match the data to the shape");
+    return Tensor::from_blob(data.data(), shape, dtype_of<T>(), device);
+}
+}  // namespace
+
+Tensor Tensor::from_vector(const std::vector<float>& data, const Shape& shape, Device device) {
+    return from_host_vector(data, shape, device);
 }
 Tensor Tensor::from_vector(const std::vector<double>& data, const Shape& shape, Device device) {
-    POSTR_CHECK(static_cast<std::int64_t>(data.size()) == postr::numel(shape),
-                "from_vector: data has ", data.size(), " elements but shape ",
-                postr::to_string(shape), " needs ", postr::numel(shape),
-                ". Match the data to the shape");
-    return from_blob(data.data(), shape, DType::f64, device);
+    return from_host_vector(data, shape, device);
 }
 Tensor Tensor::from_vector(const std::vector<std::int64_t>& data, const Shape& shape,
                            Device device) {
-    POSTR_CHECK(static_cast<std::int64_t>(data.size()) == postr::numel(shape),
-                "from_vector: data has ", data.size(), " elements but shape ",
-                postr::to_string(shape), " needs ", postr::numel(shape),
-                ". Match the data to the shape");
-    return from_blob(data.data(), shape, DType::i64, device);
+    return from_host_vector(data, shape, device);
 }
 
 std::int64_t Tensor::size(int d) const { return shape_[wrap_dim("size", d, dim())]; }

@@ -16,24 +16,15 @@
 namespace postr {
 namespace {
 
-template <class T>
-Tensor random_input(std::int64_t n, std::uint64_t seed, Device device) {
-    Generator gen(seed);
-    return uniform({n}, gen, -1.0, 1.0, dtype_of<T>(), device);
-}
-
-template <class T>
-void set_bytes(benchmark::State& state, std::int64_t n, int streams) {
-    state.SetBytesProcessed(state.iterations() * n * streams *
-                            static_cast<std::int64_t>(sizeof(T)));
-}
+using bench::random_input;
+using bench::set_bytes;
 
 template <class T, Device::Kind kind>
 void BM_Add(benchmark::State& state) {
     const Device device{kind, 0};
     if (device.is_cuda() && !bench::require_cuda(state)) return;
     const std::int64_t n = state.range(0);
-    const Tensor a = random_input<T>(n, 1, device), b = random_input<T>(n, 2, device);
+    const Tensor a = random_input<T>({n}, 1, device), b = random_input<T>({n}, 2, device);
     if (device.is_cuda()) {
         bench::time_cuda(state, [&] { benchmark::DoNotOptimize(add(a, b)); });
     } else {
@@ -47,8 +38,8 @@ void BM_Axpy(benchmark::State& state) {
     const Device device{kind, 0};
     if (device.is_cuda() && !bench::require_cuda(state)) return;
     const std::int64_t n = state.range(0);
-    Tensor y = random_input<T>(n, 3, device);
-    const Tensor x = random_input<T>(n, 4, device);
+    Tensor y = random_input<T>({n}, 3, device);
+    const Tensor x = random_input<T>({n}, 4, device);
     if (device.is_cuda()) {
         bench::time_cuda(state, [&] { axpy_(y, 1e-3, x); });
     } else {
@@ -63,8 +54,8 @@ void BM_Axpy(benchmark::State& state) {
 template <class T>
 void BM_AxpyLoop(benchmark::State& state) {
     const std::int64_t n = state.range(0);
-    std::vector<T> y = random_input<T>(n, 3, Device::cpu()).template to_vector<T>();
-    const std::vector<T> x = random_input<T>(n, 4, Device::cpu()).template to_vector<T>();
+    std::vector<T> y = random_input<T>({n}, 3, Device::cpu()).template to_vector<T>();
+    const std::vector<T> x = random_input<T>({n}, 4, Device::cpu()).template to_vector<T>();
     const T alpha = T(1e-3);
     for (auto _ : state) {
         T* yp = y.data();

@@ -16,27 +16,18 @@
 namespace postr {
 namespace {
 
+using bench::random_input;
+using bench::set_bytes;
+
 constexpr std::int64_t kResNet18Params = 11'173'962;
-
-template <class T>
-Tensor random_vector(std::int64_t n, std::uint64_t seed, Device device) {
-    Generator gen(seed);
-    return uniform({n}, gen, -1.0, 1.0, dtype_of<T>(), device);
-}
-
-template <class T>
-void set_bytes(benchmark::State& state, std::int64_t n, int streams) {
-    state.SetBytesProcessed(state.iterations() * n * streams *
-                            static_cast<std::int64_t>(sizeof(T)));
-}
 
 template <class T, Device::Kind kind>
 void BM_SgdStep(benchmark::State& state) {
     const Device device{kind, 0};
     if (device.is_cuda() && !bench::require_cuda(state)) return;
     const std::int64_t n = state.range(0);
-    Tensor param = random_vector<T>(n, 1, device), buffer = random_vector<T>(n, 2, device);
-    const Tensor grad = random_vector<T>(n, 3, device);
+    Tensor param = random_input<T>({n}, 1, device), buffer = random_input<T>({n}, 2, device);
+    const Tensor grad = random_input<T>({n}, 3, device);
     // A tiny lr keeps the parameters bounded however many iterations run.
     const SgdOptions options{1e-6, 0.9, 0.0, 5e-4, true};
     auto step = [&] { sgd_step_(param, grad, buffer, options, false); };
@@ -56,10 +47,10 @@ void BM_AdamStep(benchmark::State& state) {
     const Device device{kind, 0};
     if (device.is_cuda() && !bench::require_cuda(state)) return;
     const std::int64_t n = state.range(0);
-    Tensor param = random_vector<T>(n, 1, device);
+    Tensor param = random_input<T>({n}, 1, device);
     Tensor exp_avg = Tensor::zeros({n}, dtype_of<T>(), device);
     Tensor exp_avg_sq = Tensor::zeros({n}, dtype_of<T>(), device);
-    const Tensor grad = random_vector<T>(n, 3, device);
+    const Tensor grad = random_input<T>({n}, 3, device);
     const AdamOptions options{1e-6, 0.9, 0.999, 1e-8, 1e-2, true};
     std::int64_t t = 0;
     auto step = [&] { adam_step_(param, grad, exp_avg, exp_avg_sq, ++t, options); };

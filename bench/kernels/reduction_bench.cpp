@@ -17,11 +17,8 @@
 namespace postr {
 namespace {
 
-template <class T>
-Tensor random_input(const Shape& shape, std::uint64_t seed, Device device) {
-    Generator gen(seed);
-    return uniform(shape, gen, -1.0, 1.0, dtype_of<T>(), device);
-}
+using bench::random_input;
+using bench::set_bytes;
 
 template <class T, Device::Kind kind>
 void BM_Sum(benchmark::State& state) {

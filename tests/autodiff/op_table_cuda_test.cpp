@@ -30,8 +30,7 @@ Modes run(const test::OpEntry& e, Device device) {
         std::vector<Var> dual;
         for (std::size_t i = 0; i < xs.size(); ++i) {
             Var v(xs[i]);
-            v.impl()->tangent =
-                Var(test::random_tensor(xs[i].shape(), DType::f64, 3 + i, -1, 1, device)).impl();
+            v.set_tangent(test::random_tensor(xs[i].shape(), DType::f64, 3 + i, -1, 1, device));
             dual.push_back(v);
         }
         NoGradGuard no_graph;

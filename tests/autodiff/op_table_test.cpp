@@ -45,7 +45,7 @@ Tensor jvp_all(const OpEntry& e, const std::vector<Tensor>& xs, const std::vecto
     std::vector<Var> vars;
     for (std::size_t i = 0; i < xs.size(); ++i) {
         Var v(xs[i]);
-        v.impl()->tangent = Var(vs[i]).impl();
+        v.set_tangent(vs[i]);
         vars.push_back(v);
     }
     NoGradGuard no_graph;
