@@ -86,6 +86,35 @@ std::vector<Var> run_backward(const std::vector<Var>& outputs, const std::vector
         }
     }
 
+    // Nodes whose rule must run: those with a path to a wanted input (or, when accumulating, to
+    // a leaf that requires grad). Others are skipped, so asking for the gradient at a late
+    // layer does not pay for the backward pass through the early ones.
+    auto wants_leaf = [&](const std::shared_ptr<VarImpl>& leaf) {
+        return wanted_at_leaf.count(leaf.get()) > 0 || (accumulate_leaves && leaf->requires_grad);
+    };
+    std::unordered_map<Node*, bool> needed;
+    for (auto& [root, count] : pending) {
+        if (needed.count(root)) continue;
+        // Iterative post-order DFS: a node is decided once all its inputs are.
+        std::vector<std::pair<Node*, bool>> todo{{root, false}};
+        while (!todo.empty()) {
+            auto [n, inputs_done] = todo.back();
+            todo.pop_back();
+            if (needed.count(n)) continue;
+            if (!inputs_done) {
+                todo.emplace_back(n, true);
+                for (const auto& e : n->edges())
+                    if (e.node && !needed.count(e.node.get()))
+                        todo.emplace_back(e.node.get(), false);
+                continue;
+            }
+            bool need = wanted_at_node.count(n) > 0;
+            for (const auto& e : n->edges())
+                need = need || (e.node ? needed.at(e.node.get()) : e.leaf && wants_leaf(e.leaf));
+            needed[n] = need;
+        }
+    }
+
     std::unordered_map<Node*, Var> cotangent;
     auto deliver_to_leaf = [&](const std::shared_ptr<VarImpl>& leaf, const Var& g) {
         if (auto it = wanted_at_leaf.find(leaf.get()); it != wanted_at_leaf.end())
@@ -117,7 +146,7 @@ std::vector<Var> run_backward(const std::vector<Var>& outputs, const std::vector
         if (auto it = wanted_at_node.find(n); it != wanted_at_node.end())
             for (std::size_t i : it->second) results[i] = g;
         std::vector<Var> grads;
-        if (g.defined()) grads = n->apply(g);
+        if (g.defined() && needed.at(n)) grads = n->apply(g);
         for (std::size_t k = 0; k < n->edges().size(); ++k) {
             const Node::Edge& e = n->edges()[k];
             const bool has_grad = k < grads.size() && grads[k].defined();

@@ -1,5 +1,6 @@
 #include "postr/autodiff/record.h"
 
+#include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
 
 namespace postr {
@@ -48,7 +49,11 @@ Var record_op(const char* name, Tensor value, const std::vector<Var>& inputs, Op
         std::vector<Var> tangents;
         tangents.reserve(inputs.size());
         for (const Var& x : inputs) tangents.push_back(x.tangent());
+        // Tangents are plain values (forward-over-reverse is not supported), so their rules
+        // record no graph: with inputs that require grad they would otherwise build a second
+        // graph nobody walks, at the cost of every saved tensor.
         ForwardOffGuard off;
+        NoGradGuard no_graph;
         Var t = rules.jvp(tangents, out);
         if (t.defined()) out.impl()->tangent = t.impl();
     }

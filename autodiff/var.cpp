@@ -49,6 +49,11 @@ Var& Var::set_tangent(const Tensor& tangent) {
     return *this;
 }
 
+Var& Var::clear_tangent() {
+    if (impl_) impl_->tangent.reset();
+    return *this;
+}
+
 Var Var::tangent() const { return impl_ && impl_->tangent ? Var(impl_->tangent) : Var(); }
 
 void Var::backward(const Tensor& grad_out, bool retain_graph) const {

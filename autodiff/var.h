@@ -60,6 +60,8 @@ class Var {
     // Attaches a tangent: the value's shape, or [K, ...that] for K tangents at once. Ops on this
     // Var then carry tangents forward (see jvp in functional.h).
     Var& set_tangent(const Tensor& tangent);
+    // Removes the tangent, so later ops on this Var carry none.
+    Var& clear_tangent();
 
     const std::shared_ptr<detail::VarImpl>& impl() const { return impl_; }
     explicit Var(std::shared_ptr<detail::VarImpl> impl) : impl_(std::move(impl)) {}

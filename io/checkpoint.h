@@ -7,6 +7,7 @@
 #include <string>
 
 #include "postr/nn/module.h"
+#include "postr/nn/optim/optimizer_state.h"
 
 namespace postr::io {
 
@@ -18,7 +19,20 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 // Loads `path` into `model` in place (θ and buffers keep their device and dtype; values are
 // converted). Every parameter and buffer must be present with its shape; a missing, extra or
 // misshapen entry throws postr::Error naming it, before anything is changed. Returns the
-// file's metadata.
+// file's metadata. Entries under "optimizer." (a training checkpoint's) are ignored.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& model);
+
+// A training checkpoint, for resuming a run exactly: the model as above, plus the optimizer's
+// state (Sgd::state(), Adam::state()) under "optimizer.<name>", plus the caller's metadata
+// (epoch, step, settings...). Still a valid model checkpoint for load_checkpoint and PyTorch.
+void save_training_checkpoint(const std::string& path, const nn::Module& model,
+                              const nn::OptimizerState& optimizer,
+                              const std::map<std::string, std::string>& metadata = {});
+struct TrainingCheckpoint {
+    std::map<std::string, std::string> metadata;
+    nn::OptimizerState optimizer;  // pass to the optimizer's load_state
+};
+// Loads the model in place (as load_checkpoint) and returns the optimizer state and metadata.
+TrainingCheckpoint load_training_checkpoint(const std::string& path, nn::Module& model);
 
 }  // namespace postr::io

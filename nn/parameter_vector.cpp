@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
 
 namespace postr::nn {
@@ -83,6 +84,27 @@ void ParameterVector::to(DType dtype) {
     theta_ = theta_.to(dtype);
     grad_ = grad_.to(dtype);
     rebuild_vars();
+}
+
+}  // namespace postr::nn
+
+namespace postr::nn {
+
+std::vector<Var> ParameterVector::bind_vars(const Var& theta) {
+    POSTR_CHECK(theta.defined() && theta.dim() == 1 && theta.size(0) == size(),
+                "functional_call: theta must be [", size(), "] (the model's D): got ",
+                theta.defined() ? to_string(theta.shape()) : std::string("undefined"),
+                ". Pass a flat parameter vector of this model");
+    POSTR_CHECK(theta.dtype() == dtype() && theta.device() == device(),
+                "functional_call: theta is ", dtype_name(theta.dtype()), " on ",
+                theta.device().name(), " but the model is ", dtype_name(dtype()), " on ",
+                device().name(), ". Convert theta, or move the model with to()");
+    std::vector<Var> bound;
+    bound.reserve(entries_.size());
+    for (const Entry& e : entries_)
+        bound.push_back(reshape(narrow(theta, 0, e.offset, numel(e.shape)), e.shape));
+    std::swap(bound, vars_);
+    return bound;
 }
 
 }  // namespace postr::nn

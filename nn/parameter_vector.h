@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "postr/autodiff/var.h"
@@ -45,6 +46,11 @@ class ParameterVector {
     std::size_t count() const { return entries_.size(); }
     // The leaf Var (requires grad) of entry i; its value is a view of θ.
     const Var& var(std::size_t i) const { return vars_.at(i); }
+    // Makes every var(i) a view of `theta` (a [D] Var of θ's dtype and device, e.g. one that
+    // requires grad or carries a tangent), so the model computes as a function of it; returns
+    // the previous Vars for restore_vars. Used by functional_call (nn/functional_call.h).
+    std::vector<Var> bind_vars(const Var& theta);
+    void restore_vars(std::vector<Var> previous) { vars_ = std::move(previous); }
     // Index of the entry called `name`; throws if there is none.
     std::size_t index_of(const std::string& name) const;
 

@@ -2,6 +2,8 @@
 
 #include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
+#include "postr/kernels/ops.h"
+#include "postr/nn/curvature/tape.h"
 
 namespace postr::nn {
 
@@ -25,8 +27,23 @@ Var BatchNorm2d::forward(const Var& x) {
         Tensor& count = buffer(count_);
         count.fill_(count.item() + 1);
     }
-    return batch_norm(x, weight(), bias(), buffer(mean_), buffer(var_), is_training(), momentum_,
-                      eps_);
+    Var y = batch_norm(x, weight(), bias(), buffer(mean_), buffer(var_), is_training(), momentum_,
+                       eps_);
+    if (CurvatureTape* tape = CurvatureTape::active()) {
+        POSTR_CHECK(!is_training(),
+                    "BatchNorm2d: curvature needs evaluation mode (fixed running "
+                    "statistics): call eval() on the model");
+        // The kernel sees the layer as y = γ·x̂ + β with x̂ from the running statistics.
+        const Shape per_channel{1, c_, 1, 1};
+        const Tensor inv_std = rsqrt(postr::add(buffer(var_), eps_)).view(per_channel);
+        const Tensor xhat =
+            postr::mul(postr::sub(x.value(), buffer(mean_).view(per_channel)), inv_std);
+        LayerRecord r{LayerRecord::Kind::channel_affine, this, xhat, y};
+        r.size = 2 * c_;
+        r.has_bias = true;
+        return tape->record(std::move(r), weight());
+    }
+    return y;
 }
 
 }  // namespace postr::nn

@@ -2,6 +2,7 @@
 
 #include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
+#include "postr/nn/curvature/tape.h"
 
 namespace postr::nn {
 
@@ -31,7 +32,16 @@ Var Conv2d::forward(const Var& x) {
     POSTR_CHECK(x.dim() == 4 && x.size(1) == in_, "Conv2d: input has the wrong shape: x is ",
                 to_string(x.shape()), ", the layer expects [N, ", in_,
                 ", H, W]. Check the channel count");
-    return conv2d(x, weight(), bias(), options());
+    Var y = conv2d(x, weight(), bias(), options());
+    if (CurvatureTape* tape = CurvatureTape::active()) {
+        LayerRecord r{LayerRecord::Kind::conv2d, this, x.value(), y};
+        r.size = out_ * in_ * k_ * k_ + (config_.bias ? out_ : 0);
+        r.has_bias = config_.bias;
+        r.kernel_h = r.kernel_w = k_;
+        r.options = options();
+        return tape->record(std::move(r), weight());
+    }
+    return y;
 }
 
 }  // namespace postr::nn

@@ -2,6 +2,7 @@
 
 #include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
+#include "postr/nn/curvature/tape.h"
 
 namespace postr::nn {
 
@@ -11,6 +12,9 @@ Dropout::Dropout(double p, std::uint64_t seed) : p_(p), gen_(seed) {
 
 Var Dropout::forward(const Var& x) {
     if (!is_active() || p_ == 0) return x;
+    POSTR_CHECK(CurvatureTape::active() == nullptr,
+                "Dropout: active during a curvature computation (MC-dropout on, or training "
+                "mode). Curvature needs a deterministic model: call eval() and set_active(false)");
     if (p_ == 1) return mul(x, 0.0);
     const Tensor keep = Tensor::full(x.shape(), 1.0 - p_, x.dtype(), x.device());
     // mask ∈ {0, 1/(1 − p)}: the kept activations keep their expectation.

@@ -2,6 +2,7 @@
 
 #include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
+#include "postr/nn/curvature/tape.h"
 
 namespace postr::nn {
 
@@ -18,7 +19,16 @@ Var Linear::forward(const Var& x) {
                 to_string(x.shape()), ", weight is ", to_string({out_, in_}),
                 ". Pass [..., in_features]");
     Var y = matmul(x, transpose(weight(), 0, 1));
-    return has_bias_ ? add(y, param(bias_)) : y;
+    if (has_bias_) y = add(y, param(bias_));
+    if (CurvatureTape* tape = CurvatureTape::active()) {
+        POSTR_CHECK(x.dim() == 2, "Linear: the curvature road takes inputs [N, in_features]: x is ",
+                    to_string(x.shape()), ". Flatten the extra dims into N");
+        LayerRecord r{LayerRecord::Kind::linear, this, x.value(), y};
+        r.size = out_ * in_ + (has_bias_ ? out_ : 0);
+        r.has_bias = has_bias_;
+        return tape->record(std::move(r), weight());
+    }
+    return y;
 }
 
 }  // namespace postr::nn

@@ -15,6 +15,8 @@
 #include "postr/nn/layers/flatten.h"
 #include "postr/nn/layers/linear.h"
 #include "postr/nn/layers/sequential.h"
+#include "postr/nn/losses.h"
+#include "postr/nn/optim/sgd.h"
 
 #include "tests/support/test_support.h"
 
@@ -73,6 +75,58 @@ TEST(Checkpoint, AnotherArchitectureIsRefusedAndLeavesTheModelAlone) {
     EXPECT_TRUE(test::throws_error([&] { io::load_checkpoint(path, *b); },
                                    {"load_checkpoint", "4.weight", "[4, 18]", "[5, 18]"}));
     EXPECT_TRUE(test::all_close(b->parameters().theta(), before, 0, 0));
+    std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace postr
+
+namespace postr {
+namespace {
+
+TEST(TrainingCheckpoint, ResumedSgdTakesTheSameStepsAsAnUninterruptedRun) {
+    // Two SGD-with-momentum steps in one go, against one step, save, load into a fresh model
+    // and optimizer, one more step: θ must agree bitwise (same kernels, same inputs).
+    Tensor x = test::random_tensor({3, 1, 5, 5}, DType::f32, 4);
+    Tensor labels = Tensor::from_vector(std::vector<std::int64_t>{0, 2, 1}, {3});
+    SgdOptions options;
+    options.lr = 0.1;
+    options.momentum = 0.9;
+    auto train_step = [&](nn::Sequential& net, nn::Sgd& sgd) {
+        Var loss = nn::cross_entropy(net(Var(x)), labels);
+        loss.backward();
+        net.parameters().collect_grads();
+        sgd.step(net.parameters().grad());
+    };
+    auto straight = small_net(4, 1);
+    nn::Sgd sgd_straight(straight->parameters().theta(), options);
+    train_step(*straight, sgd_straight);
+    train_step(*straight, sgd_straight);
+
+    auto first = small_net(4, 1);
+    nn::Sgd sgd_first(first->parameters().theta(), options);
+    train_step(*first, sgd_first);
+    const std::string path = temp_path("postr_training_checkpoint.safetensors");
+    io::save_training_checkpoint(path, *first, sgd_first.state(), {{"epoch", "1"}});
+
+    auto resumed = small_net(4, 7);
+    nn::Sgd sgd_resumed(resumed->parameters().theta(), options);
+    io::TrainingCheckpoint saved = io::load_training_checkpoint(path, *resumed);
+    EXPECT_EQ(saved.metadata.at("epoch"), "1");
+    sgd_resumed.load_state(saved.optimizer);
+    EXPECT_EQ(sgd_resumed.step_count(), 1);
+    train_step(*resumed, sgd_resumed);
+    EXPECT_TRUE(
+        test::all_close(resumed->parameters().theta(), straight->parameters().theta(), 0, 0));
+
+    // The same file still loads as a plain model checkpoint; a model checkpoint is refused as
+    // a training one, saying what to do.
+    auto plain = small_net(4, 9);
+    io::load_checkpoint(path, *plain);
+    EXPECT_TRUE(test::all_close(plain->parameters().theta(), first->parameters().theta(), 0, 0));
+    io::save_checkpoint(path, *first);
+    EXPECT_TRUE(test::throws_error([&] { io::load_training_checkpoint(path, *plain); },
+                                   {"no optimizer state"}));
     std::remove(path.c_str());
 }
 

@@ -138,6 +138,25 @@ TEST(ResNet18, CifarCountPyTorchNamesAndOrder) {
     EXPECT_NEAR(std::sqrt(postr::var(w).item()), std::sqrt(2.0 / (64 * 9)), 0.01);
 }
 
+TEST(ResNet18, BaseWidthScalesEveryStage) {
+    // Width 16: stem 1·16·9, BN pairs 2·(16+32+64+128)·2 ... counted by hand from torchvision's
+    // layout with every channel count divided by 4.
+    ResNet narrow(10, 1, true, 16);
+    auto count_conv = [](std::int64_t o, std::int64_t i, std::int64_t k) { return o * i * k * k; };
+    std::int64_t expected = count_conv(16, 1, 3) + 2 * 16;  // stem conv + bn1
+    std::int64_t in = 16;
+    for (std::int64_t w : {16, 32, 64, 128}) {
+        // Block 0 (with a 1×1 downsample when the width changes), then block 1.
+        expected += count_conv(w, in, 3) + 2 * w + count_conv(w, w, 3) + 2 * w;
+        if (w != in) expected += count_conv(w, in, 1) + 2 * w;
+        expected += 2 * (count_conv(w, w, 3) + 2 * w);
+        in = w;
+    }
+    expected += 128 * 10 + 10;
+    EXPECT_EQ(narrow.num_parameters(), expected);
+    EXPECT_TRUE(test::throws_error([] { ResNet(10, 1, true, 0); }, {"base_width 0"}));
+}
+
 TEST(ResNet18, ForwardOnOneCifarImage) {
     auto net = resnet18(10, 3, true, 1);
     net->eval();
