@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <numbers>
 
 #include "postr/core/error.h"
@@ -33,8 +35,17 @@ std::uint64_t random_bits(std::uint64_t seed, std::int64_t epoch, Purpose purpos
 
 }  // namespace
 
+// The permutation of the most recently requested epoch, shared by copies of the loader (they
+// have the same options, so the same permutations). Rebuilding it costs O(N) per batch
+// otherwise: 1.3 ms of a 128-image Fashion-MNIST batch.
+struct DataLoader::PermutationCache {
+    std::mutex mutex;
+    std::int64_t epoch = 0;
+    std::shared_ptr<const std::vector<std::int64_t>> perm;  // null until the first request
+};
+
 DataLoader::DataLoader(const ImageDataset& data, DataLoaderOptions options)
-    : data_(data), options_(std::move(options)) {
+    : data_(data), options_(std::move(options)), cache_(std::make_shared<PermutationCache>()) {
     const char* op = "DataLoader";
     POSTR_CHECK(options_.batch_size > 0, op,
                 ": batch_size must be positive: ", options_.batch_size);
@@ -82,10 +93,25 @@ std::vector<std::int64_t> DataLoader::permutation(std::int64_t epoch) const {
     return perm;
 }
 
+std::shared_ptr<const std::vector<std::int64_t>> DataLoader::cached_permutation(
+    std::int64_t epoch) const {
+    {
+        std::lock_guard lock(cache_->mutex);
+        if (cache_->perm && cache_->epoch == epoch) return cache_->perm;
+    }
+    // Built outside the lock, so threads asking for other epochs do not wait on each other.
+    auto perm = std::make_shared<const std::vector<std::int64_t>>(permutation(epoch));
+    std::lock_guard lock(cache_->mutex);
+    cache_->epoch = epoch;
+    cache_->perm = perm;
+    return perm;
+}
+
 Batch DataLoader::batch(std::int64_t epoch, std::int64_t b) const {
     POSTR_CHECK(b >= 0 && b < num_batches(), "DataLoader::batch: batch index ", b,
                 " is out of range: the epoch has ", num_batches(), " batches");
-    const std::vector<std::int64_t> perm = permutation(epoch);
+    const std::shared_ptr<const std::vector<std::int64_t>> perm_ptr = cached_permutation(epoch);
+    const std::vector<std::int64_t>& perm = *perm_ptr;
     const std::int64_t begin = b * options_.batch_size;
     const std::int64_t count = std::min(options_.batch_size, size() - begin);
     const std::int64_t C = data_.images.size(1), H = data_.images.size(2), W = data_.images.size(3);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "postr/core/tensor.h"
@@ -33,7 +34,8 @@ struct Batch {
 };
 
 // Usage: for (e...) for (b = 0; b < loader.num_batches(); ++b) { Batch x = loader.batch(e, b); }
-// The loader keeps a handle to the dataset's tensors (no copy). Stateless and thread-safe.
+// The loader keeps a handle to the dataset's tensors (no copy). Thread-safe; its only state is a
+// cache of the latest epoch's permutation, which does not change any result.
 class DataLoader {
   public:
     // Throws postr::Error for a non-positive batch size, images not [N, C, H, W] f32, labels not
@@ -53,8 +55,13 @@ class DataLoader {
     Batch batch(std::int64_t epoch, std::int64_t b) const;
 
   private:
+    struct PermutationCache;
+    // permutation(epoch), reused while consecutive calls ask for the same epoch.
+    std::shared_ptr<const std::vector<std::int64_t>> cached_permutation(std::int64_t epoch) const;
+
     ImageDataset data_;
     DataLoaderOptions options_;
+    std::shared_ptr<PermutationCache> cache_;
 };
 
 // Rotates each image counter-clockwise (as displayed, row 0 at the top) by `degrees` about its

@@ -52,6 +52,9 @@ void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 // out = min(max(x, low), high), NaN passed through; floating.
 void clamp(const Tensor& x, double low, double high, const Tensor& out);
+// out = output > 0 ? grad_out : 0 (ReLU's backward from its output); both broadcast to out;
+// floating.
+void relu_backward(const Tensor& grad_out, const Tensor& output, const Tensor& out);
 // In place on y (any layout, no two elements aliased); x, a, b broadcast to y; floating.
 void axpby(const Tensor& y, double alpha, const Tensor& x, double beta);  // y ← α·x + β·y
 void addcmul(const Tensor& y, double value, const Tensor& a, const Tensor& b);  // y ← y + v·a·b
@@ -68,6 +71,7 @@ void binary_scalar(BinaryOp op, const Tensor& x, double s, const Tensor& out);
 void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 void clamp(const Tensor& x, double low, double high, const Tensor& out);
+void relu_backward(const Tensor& grad_out, const Tensor& output, const Tensor& out);
 void axpby(const Tensor& y, double alpha, const Tensor& x, double beta);
 void addcmul(const Tensor& y, double value, const Tensor& a, const Tensor& b);
 void addcdiv(const Tensor& y, double value, const Tensor& a, const Tensor& b);
@@ -250,6 +254,15 @@ struct BindRight {
     F f;
     T s;
     POSTR_HD T operator()(T x) const { return f(x, s); }
+};
+
+// ReLU's backward: the cotangent where the output is positive (x > 0), else 0 (the subgradient
+// 0 at 0 of math::relu).
+struct ReluBackward {
+    template <class T>
+    POSTR_HD T operator()(T grad_out, T output) const {
+        return output > T(0) ? grad_out : T(0);
+    }
 };
 
 template <class T>

@@ -65,6 +65,9 @@ Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);      // subgradient 0 at 0
 Tensor softplus(const Tensor& x);  // log(1 + e^x), stable for large |x|
 Tensor clamp(const Tensor& x, double low, double high);
+// ReLU's backward from its output: grad_out where output > 0, else 0 (so 0 at x = 0); the two
+// broadcast together (e.g. a batch of cotangents [K, ...] against output [...]); one dtype.
+Tensor relu_backward(const Tensor& grad_out, const Tensor& output);
 
 // cond ? a : b, all three broadcast together; cond of any dtype (nonzero is true); a and b of
 // one dtype, which is the output's.

@@ -223,6 +223,21 @@ Tensor sigmoid(const Tensor& x) { return unary_op("sigmoid", UnaryOp::sigmoid, x
 Tensor relu(const Tensor& x) { return unary_op("relu", UnaryOp::relu, x); }
 Tensor softplus(const Tensor& x) { return unary_op("softplus", UnaryOp::softplus, x); }
 
+Tensor relu_backward(const Tensor& grad_out, const Tensor& output) {
+    const char* op = "relu_backward";
+    check_defined(op, "grad_out", grad_out);
+    check_defined(op, "output", output);
+    check_same_device(op, "grad_out", grad_out, "output", output);
+    check_same_dtype(op, "grad_out", grad_out, "output", output);
+    check_floating(op, "grad_out", grad_out);
+    Tensor out = Tensor::empty(broadcast_shapes(op, grad_out.shape(), output.shape()),
+                               grad_out.dtype(), grad_out.device());
+    detail::dispatch(
+        op, out, [&] { cpu::relu_backward(grad_out, output, out); },
+        [&] { cuda::relu_backward(grad_out, output, out); });
+    return out;
+}
+
 Tensor clamp(const Tensor& x, double low, double high) {
     check_defined("clamp", "x", x);
     check_floating("clamp", "x", x);

@@ -6,8 +6,12 @@
 //   x̄ = w·σ̂⁻¹·(ȳ − ⟨ȳ⟩ − x̂·⟨ȳ·x̂⟩),   w̄ = Σ ȳ·x̂,   b̄ = Σ ȳ,
 //   ẏ = w·σ̂⁻¹·(ẋ − ⟨ẋ⟩ − x̂·⟨ẋ·x̂⟩) + ẇ·x̂ + ḃ.
 // The rules rebuild μ, σ̂⁻¹ and x̂ from x with Var ops (not the kernel's saved statistics), so
-// the backward pass is itself differentiable in x. Evaluation mode is a composite of Var ops,
-// y = x·s + (b − m·s) with s = w/√(v + eps) and the running statistics m, v as constants.
+// the backward pass is itself differentiable in x. When the VJP is not itself recorded (no
+// create_graph) and no tangent flows through it, it instead calls the fused batch_norm_backward
+// kernel with the forward's saved statistics (once per cotangent of a batch [K, ...]): the same
+// formulas in one pass per channel, instead of about a dozen. Evaluation mode is a composite of
+// Var ops, y = x·s + (b − m·s) with s = w/√(v + eps) and the running statistics m, v as
+// constants.
 #include <utility>
 
 #include "postr/autodiff/rules/helpers.h"
@@ -82,8 +86,40 @@ Var batch_norm(const Var& x, const Var& weight, const Var& bias, Tensor& running
         return sub(sub(t, mean(t, dims, true)), mul(xhat, mean(t_xhat, dims, true)));
     };
     OpRules r;
+    // The fused backward needs only values: no recording, and no tangent on what it reads.
+    auto value_only = [=](const Var& g) {
+        auto no_tangent = [](const Var& v) { return !v.defined() || !v.tangent().defined(); };
+        return !grad_enabled() &&
+               (!forward_enabled() || (no_tangent(g) && no_tangent(x) && no_tangent(weight)));
+    };
+    const Tensor save_mean = res.save_mean, save_invstd = res.save_invstd;
+    auto fused_vjp = [=](const Var& g, int k) {
+        const Tensor xv = x.value(), wv = weight.defined() ? weight.value() : Tensor();
+        const Tensor gv = g.value();
+        if (k == 0) {
+            BatchNormGrads f = batch_norm_backward(gv, xv, wv, save_mean, save_invstd);
+            return std::vector<Var>{need_x ? Var(f.grad_x) : Var(),
+                                    need_w ? Var(f.grad_weight) : Var(),
+                                    need_b ? Var(f.grad_bias) : Var()};
+        }
+        // K cotangents: K separate problems sharing x (the statistics couple samples within
+        // N, so K must not be folded into N).
+        const std::int64_t kk = gv.size(0), c = xv.size(1);
+        Tensor gx = Tensor::empty(gv.shape(), gv.dtype(), gv.device());
+        Tensor gw = Tensor::empty({kk, c}, gv.dtype(), gv.device());
+        Tensor gb = Tensor::empty({kk, c}, gv.dtype(), gv.device());
+        for (std::int64_t i = 0; i < kk; ++i) {
+            BatchNormGrads f = batch_norm_backward(gv.select(0, i), xv, wv, save_mean, save_invstd);
+            gx.select(0, i).copy_(f.grad_x);
+            gw.select(0, i).copy_(f.grad_weight);
+            gb.select(0, i).copy_(f.grad_bias);
+        }
+        return std::vector<Var>{need_x ? Var(gx) : Var(), need_w ? Var(gw) : Var(),
+                                need_b ? Var(gb) : Var()};
+    };
     r.vjp = [=](const Var& g, const Var&) {
         const int k = batch_of(g, rank);
+        if (k <= 1 && value_only(g)) return fused_vjp(g, k);
         auto [xhat, scale] = normalize();
         Var g_xhat = mul(g, xhat);
         Var gx = need_x ? mul(scale, project(g, xhat, g_xhat, k)) : Var();

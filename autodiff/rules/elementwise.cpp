@@ -206,10 +206,22 @@ Var sigmoid(const Var& x) {
 }
 
 Var relu(const Var& x) {
-    Tensor active = gt(x.value(), Tensor::scalar(0, x.dtype(), x.device()));
-    return unary(
-        "relu", x, relu(x.value()), [active](const Var&, const Var&) { return constant(active); },
-        false);
+    // y' = 1[x > 0] = 1[y > 0], read from the saved output (no mask is built in the forward).
+    // When the product is not itself recorded (no create_graph) and carries no tangent, the
+    // fused relu_backward kernel applies it in one pass; otherwise it is a differentiable
+    // product with the constant mask. Both give t where y > 0 and 0 elsewhere.
+    auto apply = [](const Var& t, const Var& y) {
+        if (!grad_enabled() && !(forward_enabled() && t.tangent().defined()))
+            return Var(relu_backward(t.value(), y.value()));
+        return mul(t, constant(gt(y.value(), Tensor::scalar(0, y.dtype(), y.device()))));
+    };
+    OpRules r;
+    r.saves_output = true;
+    r.vjp = [apply](const Var& g, const Var& y) { return std::vector<Var>{apply(g, y)}; };
+    r.jvp = [apply](const std::vector<Var>& t, const Var& y) {
+        return t[0].defined() ? apply(t[0], y) : Var();
+    };
+    return record_op("relu", relu(x.value()), {x}, std::move(r));
 }
 
 Var softplus(const Var& x) {

@@ -97,12 +97,19 @@ void im2col(const Geometry& g, const T* x, i64 n0, i64 nb, T* col) {
             i64 off_h = ki * g.o.dilation_h - g.o.pad_h, off_w = kj * g.o.dilation_w - g.o.pad_w;
             auto [oh0, oh1] = valid_range(g.h_out, g.h, g.o.stride_h, off_h);
             auto [ow0, ow1] = valid_range(g.w_out, g.w, g.o.stride_w, off_w);
-            std::fill(dst, dst + p, T(0));
+            // Zeros only where the window falls outside the image; the rest is copied.
+            std::fill(dst, dst + oh0 * g.w_out, T(0));
             for (i64 oh = oh0; oh < oh1; ++oh) {
                 const T* src = plane + (oh * g.o.stride_h + off_h) * g.w;
                 T* row = dst + oh * g.w_out;
-                for (i64 ow = ow0; ow < ow1; ++ow) row[ow] = src[ow * g.o.stride_w + off_w];
+                std::fill(row, row + ow0, T(0));
+                if (g.o.stride_w == 1 && ow1 > ow0)
+                    std::copy(src + ow0 + off_w, src + ow1 + off_w, row + ow0);
+                else
+                    for (i64 ow = ow0; ow < ow1; ++ow) row[ow] = src[ow * g.o.stride_w + off_w];
+                std::fill(row + ow1, row + g.w_out, T(0));
             }
+            std::fill(dst + oh1 * g.w_out, dst + p, T(0));
         }
     });
 }
@@ -126,11 +133,18 @@ void col2im(const Geometry& g, const T* col, i64 n0, i64 nb, T* grad_x) {
                                  i64 off_w = kj * g.o.dilation_w - g.o.pad_w;
                                  auto [oh0, oh1] = valid_range(g.h_out, g.h, g.o.stride_h, off_h);
                                  auto [ow0, ow1] = valid_range(g.w_out, g.w, g.o.stride_w, off_w);
+                                 const i64 sw = g.o.stride_w, len = ow1 - ow0;
+                                 if (len == 0) continue;
                                  for (i64 oh = oh0; oh < oh1; ++oh) {
-                                     T* dst = plane + (oh * g.o.stride_h + off_h) * g.w;
-                                     const T* row = src + oh * g.w_out;
-                                     for (i64 ow = ow0; ow < ow1; ++ow)
-                                         dst[ow * g.o.stride_w + off_w] += row[ow];
+                                     // Distinct buffers: restrict lets the stride-1 case
+                                     // vectorise without overlap checks.
+                                     T* __restrict dst = plane + (oh * g.o.stride_h + off_h) * g.w +
+                                                         ow0 * sw + off_w;
+                                     const T* __restrict row = src + oh * g.w_out + ow0;
+                                     if (sw == 1)
+                                         for (i64 i = 0; i < len; ++i) dst[i] += row[i];
+                                     else
+                                         for (i64 i = 0; i < len; ++i) dst[i * sw] += row[i];
                                  }
                              }
                          }
@@ -238,11 +252,15 @@ void backward_weight_impl(const Tensor& grad_out, const Tensor& x, const Conv2dO
     T* gwp = grad_weight.data<T>();  // [C_out, K]
     const i64 k = g.k(), p = g.p();
     if (grad_weight.numel() == 0) return;
-    std::fill(gwp, gwp + grad_weight.numel(), T(0));
+    if (g.n == 0) {
+        std::fill(gwp, gwp + grad_weight.numel(), T(0));
+        return;
+    }
+    // The first GEMM overwrites grad_W (β = 0), the later ones accumulate: no zero fill.
     if (g.pointwise()) {
         for (i64 n = 0; n < g.n; ++n)  // grad_W += grad_out_n [C_out, P] · x_nᵀ [P, C_in]
             gemm<T>(false, true, g.c_out, k, p, gp + n * g.c_out * p, p, xp + n * g.c_in * p, p,
-                    T(1), gwp, k);
+                    n == 0 ? T(0) : T(1), gwp, k);
         return;
     }
     const i64 nb_max = g.chunk(sizeof(T));
@@ -254,7 +272,7 @@ void backward_weight_impl(const Tensor& grad_out, const Tensor& x, const Conv2dO
         to_channel_major(gp + n0 * g.c_out * p, g.c_out, nb, p, staged.data<T>());
         // grad_W [C_out, K] += staged [C_out, nb·P] · colᵀ [nb·P, K], chunks in sample order.
         gemm<T>(false, true, g.c_out, k, nb * p, staged.data<T>(), nb * p, col.data<T>(), nb * p,
-                T(1), gwp, k);
+                n0 == 0 ? T(0) : T(1), gwp, k);
     }
 }
 

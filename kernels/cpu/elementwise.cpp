@@ -68,6 +68,12 @@ void clamp(const Tensor& x, double low, double high, const Tensor& out) {
     });
 }
 
+void relu_backward(const Tensor& grad_out, const Tensor& output, const Tensor& out) {
+    visit_floating(grad_out.dtype(), [&]<class T>() {
+        map_elements<T, T, T>(out, ReluBackward{}, grad_out, output);
+    });
+}
+
 void axpby(const Tensor& y, double alpha, const Tensor& x, double beta) {
     visit_floating(y.dtype(), [&]<class T>() {
         map_elements<T, T, T>(y, Axpby<T>{static_cast<T>(alpha), static_cast<T>(beta)}, y, x);

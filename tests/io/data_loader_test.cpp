@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -65,6 +66,29 @@ TEST(DataLoader, ShuffleIsDeterministicPerSeedAndDiffersAcrossEpochs) {
     EXPECT_NE(a.permutation(0), identity);
     DataLoader ordered(d, {.batch_size = 7, .shuffle = false});
     EXPECT_EQ(epoch_rows(ordered, 4), identity);
+}
+
+TEST(DataLoader, InterleavedEpochsMatchPermutationSlices) {
+    // The loader caches the latest epoch's permutation: switching epochs back and forth, from
+    // several threads and through a copy, must still give permutation(epoch)[b·B, (b+1)·B).
+    const DataLoader loader(indexed_dataset(37), {.batch_size = 5, .seed = 9});
+    const DataLoader copy = loader;
+    auto check = [&](const DataLoader& l, std::int64_t epoch, std::int64_t b) {
+        const auto perm = l.permutation(epoch);
+        const auto begin = static_cast<std::ptrdiff_t>(b * 5);
+        const auto end = std::min<std::ptrdiff_t>(begin + 5, 37);
+        const std::vector<std::int64_t> want(perm.begin() + begin, perm.begin() + end);
+        EXPECT_EQ(l.batch(epoch, b).indices.to_vector<std::int64_t>(), want)
+            << "epoch " << epoch << ", batch " << b;
+    };
+    for (std::int64_t b = 0; b < loader.num_batches(); ++b)
+        for (std::int64_t epoch : {0, 3, 0, 1, 3}) check(b % 2 ? copy : loader, epoch, b);
+    std::vector<std::thread> threads;
+    for (std::int64_t t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (std::int64_t i = 0; i < 40; ++i) check(loader, (t + i) % 3, i % 8);
+        });
+    for (auto& th : threads) th.join();
 }
 
 TEST(DataLoader, DropLast) {

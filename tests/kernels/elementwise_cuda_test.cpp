@@ -105,6 +105,18 @@ TEST(ElementwiseCuda, BinaryMatchesCpuWithBroadcastAndStrides) {
         EXPECT_TRUE(bitwise(op(ia.to(kGpu), ib.to(kGpu)), op(ia, ib)));
 }
 
+TEST(ElementwiseCuda, ReluBackwardMatchesCpu) {
+    POSTR_REQUIRE_CUDA();
+    for (DType dtype : {DType::f32, DType::f64}) {
+        SCOPED_TRACE(dtype_name(dtype));
+        Tensor out = relu(with_edges(dtype, 11, -3.0, 3.0));
+        Tensor g = test::random_tensor({3, 7, 7}, dtype, 12);
+        EXPECT_TRUE(bitwise(relu_backward(g.to(kGpu), out.to(kGpu)), relu_backward(g, out)));
+        EXPECT_TRUE(bitwise(relu_backward(test::strided_copy(g.to(kGpu)), out.t().to(kGpu)),
+                            relu_backward(g, out.t())));
+    }
+}
+
 TEST(ElementwiseCuda, ScalarClampWhereMatchCpu) {
     POSTR_REQUIRE_CUDA();
     for (DType dtype : {DType::f32, DType::f64}) {

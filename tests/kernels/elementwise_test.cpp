@@ -198,6 +198,34 @@ TEST(Relu, ZeroAtTheKink) {
               (std::vector<double>{0.0, 0.0, 0.0, 3.0}));
 }
 
+TEST(Relu, BackwardPassesTheCotangentWhereTheOutputIsPositive) {
+    for (DType dtype : {DType::f32, DType::f64}) {
+        SCOPED_TRACE(dtype_name(dtype));
+        // Outputs of relu: 0 at and left of the kink, so the cotangent is dropped there.
+        const Tensor out = relu(values({-2.0, -0.0, 0.0, 3.0, 1e-30}, dtype));
+        const Tensor g = values({1.5, -2.0, 4.0, -0.5, 7.0}, dtype);
+        EXPECT_EQ(relu_backward(g, out).to_vector<double>(),
+                  (std::vector<double>{0.0, 0.0, 0.0, -0.5, 7.0}));
+        // A batch of cotangents [K, ...] against one output, and strided layouts.
+        const Tensor gk =
+            Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {2, 5})
+                .to(dtype);
+        EXPECT_EQ(relu_backward(gk, out).to_vector<double>(),
+                  (std::vector<double>{0, 0, 0, 4, 5, 0, 0, 0, 9, 10}));
+        EXPECT_EQ(
+            relu_backward(test::strided_copy(gk), test::strided_copy(out)).to_vector<double>(),
+            (std::vector<double>{0, 0, 0, 4, 5, 0, 0, 0, 9, 10}));
+    }
+    EXPECT_TRUE(test::throws_error(
+        [] { relu_backward(values({1.0}, DType::f32), values({1.0}, DType::f64)); },
+        {"relu_backward", "dtype"}));
+    EXPECT_TRUE(test::throws_error(
+        [] {
+            relu_backward(values({1.0, 2.0}), values({1.0, 2.0, 3.0}));
+        },
+        {"relu_backward"}));
+}
+
 struct BinaryCase {
     const char* name;
     Tensor (*op)(const Tensor&, const Tensor&);
