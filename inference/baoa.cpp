@@ -1,0 +1,71 @@
+// BAOA (see baoa.h): four fused passes over the K·D state per step.
+#include "postr/inference/baoa.h"
+
+#include <cmath>
+#include <limits>
+
+#include "postr/core/error.h"
+#include "postr/kernels/ops.h"
+
+namespace postr::inference::baoa {
+
+Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
+    : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
+    POSTR_CHECK(static_cast<bool>(config_.lr),
+                "baoa: lr is not set. Give a constant or a schedule.");
+    if (config_.lr.is_constant()) sgmcmc::schedule_at("baoa", "lr", config_.lr, 0, true);
+    if (config_.temperature.is_constant())
+        sgmcmc::schedule_at("baoa", "temperature", config_.temperature, 0, false);
+    POSTR_CHECK(std::isfinite(config_.alpha) && config_.alpha >= 0.0,
+                "baoa: alpha must be >= 0 and finite, got ", config_.alpha,
+                ". alpha is the friction.");
+    POSTR_CHECK(std::isfinite(config_.sigma) && config_.sigma > 0.0,
+                "baoa: sigma must be > 0 and finite, got ", config_.sigma,
+                ". sigma is the momenta's standard deviation.");
+}
+
+State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {
+    State state;
+    state.theta = sgmcmc::as_chains("baoa", theta);
+    const std::int64_t chains = state.theta.size(0);
+    state.generators = sgmcmc::chain_generators(seed, chains);
+    state.momenta =
+        sgmcmc::init_momenta("baoa", state.theta, momenta, config_.momenta, state.generators);
+    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
+                                       state.theta.dtype(), state.theta.device());
+    state.grad = empty_like(state.theta);
+    state.noise = empty_like(state.theta);
+    return state;
+}
+
+void Transform::update(State& state, const Batch& batch) const {
+    const double lr = sgmcmc::schedule_at("baoa", "lr", config_.lr, state.step, true);
+    const double temperature =
+        sgmcmc::schedule_at("baoa", "temperature", config_.temperature, state.step, false);
+    const double precision = 1.0 / (config_.sigma * config_.sigma);
+    const double gamma = config_.alpha * precision;
+    const double decay = std::exp(-gamma * lr);
+    // ζ σ with ζ² = T (1 − e^{−2γε}); expm1 keeps it accurate when γε is tiny.
+    const double noise_scale =
+        std::sqrt(-temperature * std::expm1(-2.0 * gamma * lr)) * config_.sigma;
+
+    log_posterior_.value_and_grad("baoa", state.theta, batch, state.log_posterior, state.grad);
+    axpy_(state.momenta, lr, state.grad);
+    axpy_(state.theta, 0.5 * lr * precision, state.momenta);
+    if (noise_scale > 0.0) {
+        sgmcmc::draw_normal_(state.noise, state.generators);
+        axpby_(state.momenta, noise_scale, state.noise, decay);
+    } else {
+        scale_(state.momenta, decay);
+    }
+    axpy_(state.theta, 0.5 * lr * precision, state.momenta);
+    ++state.step;
+    sgmcmc::check_finite_at_step("baoa", "momenta", state.momenta, state.step, lr);
+    sgmcmc::check_finite_at_step("baoa", "parameters", state.theta, state.step, lr);
+}
+
+Transform build(sgmcmc::ChainLogPosterior log_posterior, Config config) {
+    return Transform(std::move(log_posterior), std::move(config));
+}
+
+}  // namespace postr::inference::baoa

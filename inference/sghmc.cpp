@@ -1,0 +1,72 @@
+// SGHMC (see sghmc.h): three fused passes over the K·D state per step.
+#include "postr/inference/sghmc.h"
+
+#include <cmath>
+#include <limits>
+
+#include "postr/core/error.h"
+#include "postr/kernels/ops.h"
+
+namespace postr::inference::sghmc {
+
+Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
+    : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
+    POSTR_CHECK(static_cast<bool>(config_.lr),
+                "sghmc: lr is not set. Give a constant or a schedule.");
+    if (config_.lr.is_constant()) sgmcmc::schedule_at("sghmc", "lr", config_.lr, 0, true);
+    if (config_.temperature.is_constant())
+        sgmcmc::schedule_at("sghmc", "temperature", config_.temperature, 0, false);
+    POSTR_CHECK(std::isfinite(config_.alpha) && config_.alpha >= 0.0,
+                "sghmc: alpha must be >= 0 and finite, got ", config_.alpha,
+                ". alpha is the friction.");
+    POSTR_CHECK(std::isfinite(config_.beta) && config_.beta >= 0.0,
+                "sghmc: beta must be >= 0 and finite, got ", config_.beta,
+                ". beta is an estimate of the gradient-noise variance.");
+    POSTR_CHECK(std::isfinite(config_.sigma) && config_.sigma > 0.0,
+                "sghmc: sigma must be > 0 and finite, got ", config_.sigma,
+                ". sigma is the momenta's standard deviation.");
+}
+
+State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {
+    State state;
+    state.theta = sgmcmc::as_chains("sghmc", theta);
+    const std::int64_t chains = state.theta.size(0);
+    state.generators = sgmcmc::chain_generators(seed, chains);
+    state.momenta =
+        sgmcmc::init_momenta("sghmc", state.theta, momenta, config_.momenta, state.generators);
+    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
+                                       state.theta.dtype(), state.theta.device());
+    state.grad = empty_like(state.theta);
+    state.noise = empty_like(state.theta);
+    return state;
+}
+
+void Transform::update(State& state, const Batch& batch) const {
+    const double lr = sgmcmc::schedule_at("sghmc", "lr", config_.lr, state.step, true);
+    const double temperature =
+        sgmcmc::schedule_at("sghmc", "temperature", config_.temperature, state.step, false);
+    const double precision = 1.0 / (config_.sigma * config_.sigma);
+    const double variance =
+        temperature * lr * (2.0 * config_.alpha - temperature * lr * config_.beta);
+    POSTR_CHECK(variance >= 0.0, "sghmc: noise variance ε T (2α − ε T β) is negative: ε = ", lr,
+                ", T = ", temperature, ", α = ", config_.alpha, ", β = ", config_.beta,
+                " at step index ", state.step, ". Keep ε T β ≤ 2α.");
+
+    log_posterior_.value_and_grad("sghmc", state.theta, batch, state.log_posterior, state.grad);
+    // m ← (1 − ε σ⁻² α) m + ε g, then the noise, then θ ← θ + ε σ⁻² m with the new m.
+    axpby_(state.momenta, lr, state.grad, 1.0 - lr * precision * config_.alpha);
+    if (variance > 0.0) {
+        sgmcmc::draw_normal_(state.noise, state.generators);
+        axpy_(state.momenta, std::sqrt(variance), state.noise);
+    }
+    axpy_(state.theta, lr * precision, state.momenta);
+    ++state.step;
+    sgmcmc::check_finite_at_step("sghmc", "momenta", state.momenta, state.step, lr);
+    sgmcmc::check_finite_at_step("sghmc", "parameters", state.theta, state.step, lr);
+}
+
+Transform build(sgmcmc::ChainLogPosterior log_posterior, Config config) {
+    return Transform(std::move(log_posterior), std::move(config));
+}
+
+}  // namespace postr::inference::sghmc
