@@ -6,18 +6,11 @@
 namespace postr {
 namespace {
 thread_local bool tl_forward_enabled = true;
-
-class ForwardOffGuard {
-  public:
-    ForwardOffGuard() : previous_(tl_forward_enabled) { tl_forward_enabled = false; }
-    ~ForwardOffGuard() { tl_forward_enabled = previous_; }
-
-  private:
-    bool previous_;
-};
 }  // namespace
 
 bool forward_enabled() { return tl_forward_enabled; }
+NoForwardGuard::NoForwardGuard() : previous_(tl_forward_enabled) { tl_forward_enabled = false; }
+NoForwardGuard::~NoForwardGuard() { tl_forward_enabled = previous_; }
 
 Var record_op(const char* name, Tensor value, const std::vector<Var>& inputs, OpRules rules) {
     Var out(std::move(value));
@@ -52,7 +45,7 @@ Var record_op(const char* name, Tensor value, const std::vector<Var>& inputs, Op
         // Tangents are plain values (forward-over-reverse is not supported), so their rules
         // record no graph: with inputs that require grad they would otherwise build a second
         // graph nobody walks, at the cost of every saved tensor.
-        ForwardOffGuard off;
+        NoForwardGuard off;
         NoGradGuard no_graph;
         Var t = rules.jvp(tangents, out);
         if (t.defined()) out.impl()->tangent = t.impl();

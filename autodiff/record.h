@@ -25,5 +25,19 @@ Var record_op(const char* name, Tensor value, const std::vector<Var>& inputs, Op
 
 // Whether forward-mode propagation is on (off inside rules).
 bool forward_enabled();
+// Turns forward-mode propagation off for its lifetime, restoring the previous mode on exit.
+// Rules run under it; callers use it for a backward pass through a graph whose saved values
+// carry tangents when the tangent of the gradient is not wanted (it would cost a second pass
+// of work: e.g. the GGN-vector product's backward after its tangent-carrying forward).
+class NoForwardGuard {
+  public:
+    NoForwardGuard();
+    ~NoForwardGuard();
+    NoForwardGuard(const NoForwardGuard&) = delete;
+    NoForwardGuard& operator=(const NoForwardGuard&) = delete;
+
+  private:
+    bool previous_;
+};
 
 }  // namespace postr

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "postr/autodiff/graph.h"
+#include "postr/autodiff/record.h"
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/fast_road.h"
@@ -109,6 +110,8 @@ Tensor sandwich_product(
                 "ggn_vector_product: the model's outputs must be [N, C] and depend on θ: got ",
                 to_string(outputs.shape()), ". Flatten the outputs in the model");
     const Tensor u = weight(outputs.value(), outputs.tangent().value());
+    // The graph's saved activations carry tangents; the gradient's own tangent is not wanted.
+    NoForwardGuard first_order;
     const std::vector<Var> grads = grad({outputs}, leaves, {u});
     Tensor flat = Tensor::empty({params.size()}, params.dtype(), params.device());
     for (std::size_t i = 0; i < grads.size(); ++i) {
