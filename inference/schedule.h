@@ -36,4 +36,9 @@ class Schedule {
     bool constant_ = false;
 };
 
+// The value of `schedule` at `step`; throws postr::Error naming `op`, `name`, the step and the
+// value unless it is finite and > 0 (positive) or ≥ 0 (!positive), or when it is unset.
+double schedule_value(const char* op, const char* name, const Schedule& schedule, std::int64_t step,
+                      bool positive);
+
 }  // namespace postr::inference

@@ -13,9 +13,9 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
     POSTR_CHECK(static_cast<bool>(config_.lr),
                 "sghmc: lr is not set. Give a constant or a schedule.");
-    if (config_.lr.is_constant()) sgmcmc::schedule_at("sghmc", "lr", config_.lr, 0, true);
+    if (config_.lr.is_constant()) schedule_value("sghmc", "lr", config_.lr, 0, true);
     if (config_.temperature.is_constant())
-        sgmcmc::schedule_at("sghmc", "temperature", config_.temperature, 0, false);
+        schedule_value("sghmc", "temperature", config_.temperature, 0, false);
     POSTR_CHECK(std::isfinite(config_.alpha) && config_.alpha >= 0.0,
                 "sghmc: alpha must be >= 0 and finite, got ", config_.alpha,
                 ". alpha is the friction.");
@@ -42,9 +42,9 @@ State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& mom
 }
 
 void Transform::update(State& state, const Batch& batch) const {
-    const double lr = sgmcmc::schedule_at("sghmc", "lr", config_.lr, state.step, true);
+    const double lr = schedule_value("sghmc", "lr", config_.lr, state.step, true);
     const double temperature =
-        sgmcmc::schedule_at("sghmc", "temperature", config_.temperature, state.step, false);
+        schedule_value("sghmc", "temperature", config_.temperature, state.step, false);
     const double precision = 1.0 / (config_.sigma * config_.sigma);
     const double variance =
         temperature * lr * (2.0 * config_.alpha - temperature * lr * config_.beta);

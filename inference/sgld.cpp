@@ -103,17 +103,6 @@ Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
     return m;
 }
 
-double schedule_at(const char* op, const char* name, const Schedule& schedule, std::int64_t step,
-                   bool positive) {
-    POSTR_CHECK(static_cast<bool>(schedule), op, ": ", name,
-                " is not set. Give a constant or a schedule of the step.");
-    const double value = schedule(step);
-    POSTR_CHECK(std::isfinite(value) && (positive ? value > 0.0 : value >= 0.0), op, ": ", name,
-                " must be ", positive ? "> 0" : ">= 0", " and finite, got ", value,
-                " at step index ", step, ". Check the constant or the schedule.");
-    return value;
-}
-
 void check_finite_at_step(const char* op, const char* name, const Tensor& t, std::int64_t step,
                           double lr) {
     POSTR_CHECK(all_finite(t), op, ": ", name, " became non-finite at step ", step,
@@ -130,9 +119,9 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
     POSTR_CHECK(static_cast<bool>(config_.lr),
                 "sgld: lr is not set. Give a constant or a schedule.");
-    if (config_.lr.is_constant()) sgmcmc::schedule_at("sgld", "lr", config_.lr, 0, true);
+    if (config_.lr.is_constant()) schedule_value("sgld", "lr", config_.lr, 0, true);
     if (config_.temperature.is_constant())
-        sgmcmc::schedule_at("sgld", "temperature", config_.temperature, 0, false);
+        schedule_value("sgld", "temperature", config_.temperature, 0, false);
     POSTR_CHECK(std::isfinite(config_.beta) && config_.beta >= 0.0,
                 "sgld: beta must be >= 0 and finite, got ", config_.beta,
                 ". beta is an estimate of the gradient-noise variance.");
@@ -151,9 +140,9 @@ State Transform::init(const Tensor& theta, std::uint64_t seed) const {
 }
 
 void Transform::update(State& state, const Batch& batch) const {
-    const double lr = sgmcmc::schedule_at("sgld", "lr", config_.lr, state.step, true);
+    const double lr = schedule_value("sgld", "lr", config_.lr, state.step, true);
     const double temperature =
-        sgmcmc::schedule_at("sgld", "temperature", config_.temperature, state.step, false);
+        schedule_value("sgld", "temperature", config_.temperature, state.step, false);
     const double variance = temperature * lr * (2.0 - temperature * lr * config_.beta);
     POSTR_CHECK(variance >= 0.0, "sgld: noise variance ε T (2 − ε T β) is negative: ε = ", lr,
                 ", T = ", temperature, ", β = ", config_.beta, " at step index ", state.step,

@@ -82,11 +82,6 @@ void draw_normal_(Tensor& noise, std::vector<Generator>& generators);
 Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
                     const std::optional<double>& fill, std::vector<Generator>& generators);
 
-// The value of `schedule` at `step`; throws postr::Error naming `op`, `name`, the step and the
-// value unless it is finite and > 0 (positive) or ≥ 0 (!positive).
-double schedule_at(const char* op, const char* name, const Schedule& schedule, std::int64_t step,
-                   bool positive);
-
 // Throws "<op>: <name> became non-finite at step <step> (learning rate <lr> may be too large, or
 // the log-posterior's gradient is not finite there). ..." when t has a NaN or ±inf.
 void check_finite_at_step(const char* op, const char* name, const Tensor& t, std::int64_t step,

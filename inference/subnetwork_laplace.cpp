@@ -96,6 +96,48 @@ double SubnetworkLaplace::posterior_log_determinant() const {
     return -cholesky_logdet(precision_cholesky()).item();
 }
 
+double SubnetworkLaplace::log_marginal_likelihood(double log_likelihood) const {
+    const double lambda = options_.prior_precision;
+    const Tensor theta_s = index_select(model_.parameters().theta(), 0, index_);
+    const double norm2 = sum(square(theta_s)).item();
+    const double s = static_cast<double>(size());
+    return log_likelihood - 0.5 * lambda * norm2 + 0.5 * s * std::log(lambda) -
+           0.5 * cholesky_logdet(precision_cholesky()).item();
+}
+
+double SubnetworkLaplace::optimize_prior_precision(double low, double high) {
+    POSTR_CHECK(low > 0 && high > low && std::isfinite(high),
+                "SubnetworkLaplace::optimize_prior_precision: needs 0 < low < high < ∞: got [", low,
+                ", ", high, "]. Pass the range of prior precisions to search");
+    auto evidence = [&](double log_lambda) {
+        set_prior_precision(std::exp(log_lambda));
+        fit();
+        return log_marginal_likelihood();
+    };
+    // Golden-section search for the maximum of the (unimodal in practice) evidence in log λ.
+    const double ratio = (std::sqrt(5.0) - 1) / 2;
+    double a = std::log(low), b = std::log(high);
+    double c = b - ratio * (b - a), d = a + ratio * (b - a);
+    double fc = evidence(c), fd = evidence(d);
+    while (b - a > 1e-6) {
+        if (fc > fd) {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - ratio * (b - a);
+            fc = evidence(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + ratio * (b - a);
+            fd = evidence(d);
+        }
+    }
+    evidence(0.5 * (a + b));
+    return options_.prior_precision;
+}
+
 std::int64_t SubnetworkLaplace::chunk_for_prediction() const {
     if (options_.chunk_size > 0) return options_.chunk_size;
     // The [n, C, S] Jacobian and its whitened copy near 256 MiB (assuming up to 16 outputs),

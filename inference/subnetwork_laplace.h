@@ -77,6 +77,17 @@ class SubnetworkLaplace {
     // log det Σ_S = −2 Σ log L_ii, for marginal likelihoods.
     double posterior_log_determinant() const;
 
+    // The Laplace approximation of the log marginal likelihood (evidence) of the subnetwork
+    // model, with the other weights fixed at the MAP:
+    //   log p(D | λ) ≈ log p(D | θ*) − ½ λ ‖θ*_S‖² + ½ S log λ − ½ log det(s·G_S + λI),
+    // given log_likelihood = log p(D | θ*) (the summed log-likelihood of the training data at
+    // the MAP; it does not depend on λ, so pass 0 to compare priors). Needs fit().
+    double log_marginal_likelihood(double log_likelihood = 0.0) const;
+    // Sets λ to the maximiser of log_marginal_likelihood over [low, high] (golden-section search
+    // on log λ, to 1e-6 relative, one Cholesky per evaluation, θ* held fixed as laplace-torch
+    // does) and refits. Returns the chosen λ.
+    double optimize_prior_precision(double low = 1e-4, double high = 1e6);
+
   private:
     std::int64_t chunk_for_prediction() const;
 

@@ -10,20 +10,8 @@ namespace postr::inference::vi_dense {
 
 namespace {
 
-// The value of a schedule at `step`: finite and > 0 (positive) or ≥ 0.
-double schedule_value(const char* name, const Schedule& schedule, std::int64_t step,
-                      bool positive) {
-    POSTR_CHECK(static_cast<bool>(schedule), "vi_dense: ", name, " is unset. Pass a constant or a ",
-                "function of the step");
-    const double v = schedule(step);
-    POSTR_CHECK(std::isfinite(v) && (positive ? v > 0 : v >= 0), "vi_dense: ", name, " must be ",
-                positive ? "positive" : "non-negative", " and finite: got ", v, " at step ", step,
-                ". Check the schedule");
-    return v;
-}
-
 AdamOptions adam_options(const Config& c, std::int64_t step) {
-    return {.lr = schedule_value("lr", c.lr, step, true),
+    return {.lr = schedule_value("vi_dense", "lr", c.lr, step, true),
             .beta1 = c.beta1,
             .beta2 = c.beta2,
             .eps = c.eps};
@@ -62,9 +50,10 @@ Transform::Transform(LogPosterior log_posterior, Config config)
     POSTR_CHECK(static_cast<bool>(log_posterior_), "vi_dense: log_posterior is empty. Pass a ",
                 "function of (θ, batch)");
     // Constants are checked here, once; schedules at each step.
-    if (!config_.lr || config_.lr.is_constant()) schedule_value("lr", config_.lr, 0, true);
+    if (!config_.lr || config_.lr.is_constant())
+        schedule_value("vi_dense", "lr", config_.lr, 0, true);
     if (!config_.temperature || config_.temperature.is_constant())
-        schedule_value("temperature", config_.temperature, 0, false);
+        schedule_value("vi_dense", "temperature", config_.temperature, 0, false);
     POSTR_CHECK(config_.beta1 >= 0 && config_.beta1 < 1 && config_.beta2 >= 0 &&
                     config_.beta2 < 1 && config_.eps >= 0,
                 "vi_dense: Adam's betas must lie in [0, 1) and eps be non-negative: got ",
@@ -122,7 +111,8 @@ double Transform::nelbo_and_grad(const State& state, const Batch& batch, const T
     check_same_device("vi_dense", "eps", eps, "state.mean", state.mean);
     check_dtype("vi_dense", "eps", eps, state.mean.dtype());
     const std::int64_t n = eps.size(0);
-    const double t = schedule_value("temperature", config_.temperature, state.step, false);
+    const double t =
+        schedule_value("vi_dense", "temperature", config_.temperature, state.step, false);
     const Masks m = masks(d, state.mean.dtype(), state.mean.device());
     const Tensor l = scale_tril_from(state.log_chol, m);  // [D, D]
 

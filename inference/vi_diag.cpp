@@ -10,20 +10,8 @@ namespace postr::inference::vi_diag {
 
 namespace {
 
-// The value of a schedule at `step`: finite and > 0 (positive) or ≥ 0.
-double schedule_value(const char* name, const Schedule& schedule, std::int64_t step,
-                      bool positive) {
-    POSTR_CHECK(static_cast<bool>(schedule), "vi_diag: ", name, " is unset. Pass a constant or a ",
-                "function of the step");
-    const double v = schedule(step);
-    POSTR_CHECK(std::isfinite(v) && (positive ? v > 0 : v >= 0), "vi_diag: ", name, " must be ",
-                positive ? "positive" : "non-negative", " and finite: got ", v, " at step ", step,
-                ". Check the schedule");
-    return v;
-}
-
 AdamOptions adam_options(const Config& c, std::int64_t step) {
-    return {.lr = schedule_value("lr", c.lr, step, true),
+    return {.lr = schedule_value("vi_diag", "lr", c.lr, step, true),
             .beta1 = c.beta1,
             .beta2 = c.beta2,
             .eps = c.eps};
@@ -31,9 +19,9 @@ AdamOptions adam_options(const Config& c, std::int64_t step) {
 
 void check_config(const Config& c) {
     // Constants are checked here, once; schedules at each step.
-    if (!c.lr || c.lr.is_constant()) schedule_value("lr", c.lr, 0, true);
+    if (!c.lr || c.lr.is_constant()) schedule_value("vi_diag", "lr", c.lr, 0, true);
     if (!c.temperature || c.temperature.is_constant())
-        schedule_value("temperature", c.temperature, 0, false);
+        schedule_value("vi_diag", "temperature", c.temperature, 0, false);
     POSTR_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1 && c.eps >= 0,
                 "vi_diag: Adam's betas must lie in [0, 1) and eps be non-negative: got ", c.beta1,
                 ", ", c.beta2, ", ", c.eps, ". Pass valid Adam hyperparameters");
@@ -81,7 +69,8 @@ double Transform::nelbo_and_grad(const State& state, const Batch& batch, const T
     check_same_device("vi_diag", "eps", eps, "state.mean", state.mean);
     check_dtype("vi_diag", "eps", eps, state.mean.dtype());
     const std::int64_t n = eps.size(0);
-    const double t = schedule_value("temperature", config_.temperature, state.step, false);
+    const double t =
+        schedule_value("vi_diag", "temperature", config_.temperature, state.step, false);
     const Tensor sd = exp(state.log_sd);  // [D]
 
     // ε_s → θ_s, and ∇ℓ(θ_s) stacked as rows of G [S, D].

@@ -74,6 +74,8 @@ compared with the MAP network on the test set and a rotated test set:
   --posterior-test N    test images for the comparison (default 2000; 0: all)
   --prior-precision X   λ of the N(0, 1/λ) prior (default 0: weight decay × training images,
                         the prior that the L2 penalty of training corresponds to)
+  --tune-prior          then maximise the subnetwork's Laplace evidence over the prior
+                        precision (golden-section search on log λ)
   --rotation DEG        rotation of the shifted test set (default 45)
   --help                this text
 )";
@@ -126,6 +128,8 @@ TrainOptions parse_options(int argc, const char* const* argv) {
             o.help = true;
         } else if (flag == "--augment") {
             o.augment = true;
+        } else if (flag == "--tune-prior") {
+            o.tune_prior = true;
         } else if (flag == "--wasserstein") {
             o.wasserstein = true;
         } else if (flag == "--resume") {

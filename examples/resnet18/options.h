@@ -32,9 +32,10 @@ struct TrainOptions {
     bool resume = false;     // continue from `checkpoint`
     std::string metrics;     // JSON lines, one per epoch (empty: none)
     // The posterior after training (examples/resnet18/posterior.h).
-    std::int64_t subnetwork = 1000;      // S (0: no posterior)
-    bool wasserstein = false;            // selection rule (default: largest curvature)
-    std::int64_t posterior_fit = 2048;   // training images for the curvature
+    std::int64_t subnetwork = 1000;     // S (0: no posterior)
+    bool wasserstein = false;           // selection rule (default: largest curvature)
+    bool tune_prior = false;            // maximise the subnetwork evidence over the prior precision
+    std::int64_t posterior_fit = 2048;  // training images for the curvature
     std::int64_t posterior_test = 2000;  // test images for the comparison (0: all)
     double prior_precision = 0;          // 0: weight decay × training-set size
     double rotation = 45;                // degrees, the shifted test set

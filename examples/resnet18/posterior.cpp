@@ -109,10 +109,16 @@ void fit_and_compare(nn::Module& model, const io::ImageDataset& train, const io:
         laplace.accumulate(batch.images.to(device), batch.labels.to(device));
     }
     laplace.fit();
+    if (o.tune_prior) {
+        const double tuned = laplace.optimize_prior_precision();
+        std::cout << "prior precision " << prior << " -> " << tuned
+                  << " by the subnetwork's Laplace evidence\n";
+    }
     std::cout << "subnetwork Laplace: S = " << o.subnetwork << " of " << model.num_parameters()
               << " weights (" << (o.wasserstein ? "Wasserstein rule" : "largest curvature")
               << " on a diagonal Laplace), " << fit.size() << " training images, prior precision "
-              << prior << ", fitted in " << static_cast<int>(seconds_since(start)) << " s\n";
+              << laplace.prior_precision() << ", fitted in "
+              << static_cast<int>(seconds_since(start)) << " s\n";
 
     // 3. MAP vs linearized predictive (probit) on the test set and on a rotated copy.
     const io::ImageDataset shown = first_rows(test, o.test_samples);

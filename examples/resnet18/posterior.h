@@ -18,6 +18,7 @@ struct PosteriorOptions {
     std::int64_t fit_samples = 0;   // training images for the diagonal and the dense GGN
     std::int64_t test_samples = 0;  // test images to evaluate on (0: all)
     double prior_precision = 0;     // λ (0: weight decay × training-set size)
+    bool tune_prior = false;        // maximise the Laplace evidence over λ after fitting
     double rotation_degrees = 0;    // the shifted test set's rotation
     std::int64_t batch_size = 0;
     std::uint64_t seed = 0;

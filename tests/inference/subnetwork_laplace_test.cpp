@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <memory>
+#include <numbers>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -114,6 +115,51 @@ TEST(SubnetworkLaplace, ProbitAndMonteCarloPredictivesAgree) {
     const Tensor map = softmax((*net)(Var(x_test)).value(), 1);
     EXPECT_TRUE(test::all_close(la.predict_probabilities(x_test), map, 1e-6, 1e-8));
     EXPECT_TRUE(test::all_close(la.predict_probabilities_mc(x_test, 10, gen), map, 1e-4, 1e-6));
+}
+
+TEST(SubnetworkLaplace, EvidenceIsExactForLinearGaussianAndTheOptimumIsAMaximum) {
+    // At the exact MAP of a linear-Gaussian model the Laplace evidence is exact:
+    // log N(y | 0, σ²I + X Xᵀ/λ).
+    const std::int64_t n = 30, d = 4;
+    const double sigma = 0.6, lambda = 3.0;
+    nn::Sequential model({std::make_shared<nn::Linear>(d, 1, false)});
+    model.finalize(0, DType::f64);
+    model.eval();
+    const Tensor x = test::random_tensor({n, d}, DType::f64, 21);
+    const Tensor y = test::random_tensor({n, 1}, DType::f64, 22);
+    const Tensor precision =
+        add(mul(matmul(x.t(), x), 1.0 / (sigma * sigma)), mul(eye(d, DType::f64), lambda));
+    const Tensor map =
+        cholesky_solve(mul(matmul(x.t(), y), 1.0 / (sigma * sigma)), cholesky(precision));
+    model.load_flat(map.view({d}));
+    SubnetworkLaplaceOptions options;
+    options.likelihood = nn::Likelihood::gaussian(sigma);
+    options.prior_precision = lambda;
+    SubnetworkLaplace la(model, arange(0, d, 1, DType::i64), options);
+    la.accumulate(x);
+    la.fit();
+    const double log_2pi = std::log(2 * std::numbers::pi);
+    const Tensor residual = sub(y, matmul(x, map));
+    const double log_lik = -0.5 * sum(square(residual)).item() / (sigma * sigma) -
+                           0.5 * static_cast<double>(n) * (log_2pi + 2 * std::log(sigma));
+    const Tensor marginal =
+        add(mul(eye(n, DType::f64), sigma * sigma), mul(matmul(x, x.t()), 1.0 / lambda));
+    const Tensor lm = cholesky(marginal);
+    const Tensor white = triangular_solve(lm, y);
+    const double exact = -0.5 * sum(square(white)).item() - 0.5 * cholesky_logdet(lm).item() -
+                         0.5 * static_cast<double>(n) * log_2pi;
+    EXPECT_NEAR(la.log_marginal_likelihood(log_lik), exact, 1e-9 * std::abs(exact));
+
+    // The optimiser lands on a maximum of the (θ*-fixed) evidence.
+    const double best = la.optimize_prior_precision();
+    const double at_best = la.log_marginal_likelihood();
+    for (double factor : {0.98, 1.02}) {
+        la.set_prior_precision(best * factor);
+        la.fit();
+        EXPECT_LT(la.log_marginal_likelihood(), at_best) << "factor " << factor;
+    }
+    EXPECT_TRUE(
+        test::throws_error([&] { la.optimize_prior_precision(1.0, 0.5); }, {"0 < low < high"}));
 }
 
 TEST(SubnetworkLaplace, SaysWhatIsMissing) {

@@ -383,7 +383,7 @@ TEST(VIErrors, BadConfigurationsAndNonFiniteStepsThrow) {
         test::throws_error([&] { inference::vi_diag::build(lp, Diag{.temperature = -1.0}); },
                            {"vi_diag", "temperature", "-1"}));
     EXPECT_TRUE(test::throws_error([&] { inference::vi_dense::build(lp, Dense{.lr = 0.0}); },
-                                   {"vi_dense", "lr", "positive"}));
+                                   {"vi_dense", "lr", "> 0"}));
     EXPECT_TRUE(test::throws_error([&] { inference::vi_dense::build(lp, Dense{.init_cov = 0.0}); },
                                    {"vi_dense", "init_cov"}));
     EXPECT_TRUE(test::throws_error(
@@ -398,7 +398,8 @@ TEST(VIErrors, BadConfigurationsAndNonFiniteStepsThrow) {
     auto s = scheduled.init(Tensor::zeros({3}, DType::f64));
     scheduled.update(s, {});
     scheduled.update(s, {});
-    EXPECT_TRUE(test::throws_error([&] { scheduled.update(s, {}); }, {"vi_diag", "lr", "step 2"}));
+    EXPECT_TRUE(
+        test::throws_error([&] { scheduled.update(s, {}); }, {"vi_diag", "lr", "step index 2"}));
     const auto diag = inference::vi_diag::build(lp);
     auto state = diag.init(Tensor::zeros({3}, DType::f64));
     Tensor grad;
