@@ -1,0 +1,173 @@
+// Per-step time of the posterior algorithms (issue 6) on the MLP of WORKLOADS.md (64-128-128-10,
+// D = 26,122, cross-entropy, a batch of 128), CPU and CUDA, and K parallel SGLD chains as one
+// batched state against K sequential single-chain runs. One step includes its gradient, so
+// the cost of one loss gradient (BM_LogPosteriorGrad) is the floor of every row.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "postr/inference/log_posterior.h"
+#include "postr/inference/sghmc.h"
+#include "postr/inference/sgld.h"
+#include "postr/inference/swag.h"
+#include "postr/inference/vi_diag.h"
+#include "postr/kernels/ops.h"
+#include "postr/nn/layers/activations.h"
+#include "postr/nn/layers/linear.h"
+#include "postr/nn/layers/sequential.h"
+
+#include "bench/bench_util.h"
+
+namespace postr::bench {
+namespace {
+
+constexpr std::int64_t kBatch = 128, kNumData = 60000;
+
+// The MLP, its log-posterior and one batch, on a device.
+struct Problem {
+    std::unique_ptr<nn::Sequential> model;
+    inference::LogPosterior log_posterior;
+    inference::Batch batch;
+
+    explicit Problem(Device device) {
+        model = std::make_unique<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+            std::make_shared<nn::Linear>(64, 128), std::make_shared<nn::ReLU>(),
+            std::make_shared<nn::Linear>(128, 128), std::make_shared<nn::ReLU>(),
+            std::make_shared<nn::Linear>(128, 10)});
+        model->finalize(0, DType::f32, device);
+        log_posterior =
+            inference::model_log_posterior(*model, nn::Likelihood::categorical(), 1.0, kNumData);
+        Generator gen(1);
+        batch = {random_input<float>({kBatch, 64}, 2, device),
+                 randint(0, 10, {kBatch}, gen, device)};
+    }
+    const Tensor& theta() { return model->parameters().theta(); }
+};
+
+Device device_of(const std::string& name) {
+    return name == "cuda" ? Device::cuda() : Device::cpu();
+}
+
+template <class Step>
+void run(benchmark::State& state, Device device, Step&& step) {
+    if (device.is_cuda()) {
+        time_cuda(state, step);
+    } else {
+        step();  // warm the caching allocator
+        for (auto _ : state) step();
+    }
+}
+
+void BM_LogPosteriorGrad(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    run(state, device, [&] {
+        benchmark::DoNotOptimize(
+            inference::log_posterior_and_grad(p.log_posterior, p.theta(), p.batch).grad);
+    });
+    state.SetLabel("one gradient: the floor of every step");
+}
+
+void BM_SgldStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::sgld::Config config;
+    config.lr = 1e-4;
+    config.temperature = 1.0 / kNumData;
+    const auto sampler = inference::sgld::build(p.log_posterior, config);
+    auto s = sampler.init(p.theta());
+    run(state, device, [&] { sampler.update(s, p.batch); });
+}
+
+void BM_SghmcStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::sghmc::Config config;
+    config.lr = 1e-4;
+    config.temperature = 1.0 / kNumData;
+    const auto sampler = inference::sghmc::build(p.log_posterior, config);
+    auto s = sampler.init(p.theta());
+    run(state, device, [&] { sampler.update(s, p.batch); });
+}
+
+void BM_ViDiagStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::vi_diag::Config config;
+    config.temperature = 1.0 / kNumData;
+    const auto vi = inference::vi_diag::build(p.log_posterior, config);
+    auto s = vi.init(p.theta());
+    run(state, device, [&] { vi.update(s, p.batch); });
+}
+
+void BM_SwagStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::swag::Config config;
+    config.momentum = 0.9;
+    const auto swag = inference::swag::build(p.log_posterior, config);
+    auto s = swag.init(p.theta());
+    run(state, device, [&] { swag.update(s, p.batch); });
+}
+
+// Each step benchmark on both devices: real time on the CPU, CUDA events on the GPU.
+using StepBenchmark = void (*)(benchmark::State&, const std::string&);
+void register_on_both_devices(const std::string& name, StepBenchmark fn) {
+    benchmark::RegisterBenchmark((name + "<float>/cpu").c_str(), fn, std::string("cpu"))
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((name + "<float>/cuda").c_str(), fn, std::string("cuda"))
+        ->Unit(benchmark::kMillisecond)
+        ->UseManualTime();
+}
+const bool registered = [] {
+    register_on_both_devices("BM_LogPosteriorGrad", BM_LogPosteriorGrad);
+    register_on_both_devices("BM_SgldStep", BM_SgldStep);
+    register_on_both_devices("BM_SghmcStep", BM_SghmcStep);
+    register_on_both_devices("BM_ViDiagStep", BM_ViDiagStep);
+    register_on_both_devices("BM_SwagStep", BM_SwagStep);
+    return true;
+}();
+
+// K SGLD chains: one batched state of [K, D] against K single-chain samplers stepped in turn.
+void BM_SgldChains(benchmark::State& state, bool batched) {
+    const std::int64_t k = state.range(0);
+    Problem p(Device::cpu());
+    inference::sgld::Config config;
+    config.lr = 1e-4;
+    config.temperature = 1.0 / kNumData;
+    const auto sampler = inference::sgld::build(p.log_posterior, config);
+    if (batched) {
+        auto s = sampler.init(p.theta().view({1, -1}).expand({k, p.theta().numel()}).contiguous());
+        run(state, Device::cpu(), [&] { sampler.update(s, p.batch); });
+    } else {
+        std::vector<inference::sgld::State> chains;
+        for (std::int64_t c = 0; c < k; ++c)
+            chains.push_back(sampler.init(p.theta(), static_cast<std::uint64_t>(c)));
+        run(state, Device::cpu(), [&] {
+            for (auto& s : chains) sampler.update(s, p.batch);
+        });
+    }
+    state.SetLabel(batched ? "K chains, one [K, D] state" : "K single-chain runs");
+}
+BENCHMARK_CAPTURE(BM_SgldChains, batched, true)
+    ->Name("BM_SgldChainsBatched<float>/cpu")
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_SgldChains, sequential, false)
+    ->Name("BM_SgldChainsSequential<float>/cpu")
+    ->Arg(8)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace postr::bench
