@@ -11,17 +11,10 @@ namespace postr::inference::baoa {
 
 Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
-    POSTR_CHECK(static_cast<bool>(config_.lr),
-                "baoa: lr is not set. Give a constant or a schedule.");
-    if (config_.lr.is_constant()) schedule_value("baoa", "lr", config_.lr, 0, true);
-    if (config_.temperature.is_constant())
-        schedule_value("baoa", "temperature", config_.temperature, 0, false);
-    POSTR_CHECK(std::isfinite(config_.alpha) && config_.alpha >= 0.0,
-                "baoa: alpha must be >= 0 and finite, got ", config_.alpha,
-                ". alpha is the friction.");
-    POSTR_CHECK(std::isfinite(config_.sigma) && config_.sigma > 0.0,
-                "baoa: sigma must be > 0 and finite, got ", config_.sigma,
-                ". sigma is the momenta's standard deviation.");
+    sgmcmc::check_schedules("baoa", config_.lr, config_.temperature);
+    sgmcmc::check_coefficient("baoa", "alpha", config_.alpha, false, "alpha is the friction.");
+    sgmcmc::check_coefficient("baoa", "sigma", config_.sigma, true,
+                              "sigma is the momenta's standard deviation.");
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {

@@ -11,20 +11,12 @@ namespace postr::inference::sghmc {
 
 Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
-    POSTR_CHECK(static_cast<bool>(config_.lr),
-                "sghmc: lr is not set. Give a constant or a schedule.");
-    if (config_.lr.is_constant()) schedule_value("sghmc", "lr", config_.lr, 0, true);
-    if (config_.temperature.is_constant())
-        schedule_value("sghmc", "temperature", config_.temperature, 0, false);
-    POSTR_CHECK(std::isfinite(config_.alpha) && config_.alpha >= 0.0,
-                "sghmc: alpha must be >= 0 and finite, got ", config_.alpha,
-                ". alpha is the friction.");
-    POSTR_CHECK(std::isfinite(config_.beta) && config_.beta >= 0.0,
-                "sghmc: beta must be >= 0 and finite, got ", config_.beta,
-                ". beta is an estimate of the gradient-noise variance.");
-    POSTR_CHECK(std::isfinite(config_.sigma) && config_.sigma > 0.0,
-                "sghmc: sigma must be > 0 and finite, got ", config_.sigma,
-                ". sigma is the momenta's standard deviation.");
+    sgmcmc::check_schedules("sghmc", config_.lr, config_.temperature);
+    sgmcmc::check_coefficient("sghmc", "alpha", config_.alpha, false, "alpha is the friction.");
+    sgmcmc::check_coefficient("sghmc", "beta", config_.beta, false,
+                              "beta is an estimate of the gradient-noise variance.");
+    sgmcmc::check_coefficient("sghmc", "sigma", config_.sigma, true,
+                              "sigma is the momenta's standard deviation.");
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {

@@ -103,6 +103,18 @@ Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
     return m;
 }
 
+void check_schedules(const char* op, const Schedule& lr, const Schedule& temperature) {
+    POSTR_CHECK(static_cast<bool>(lr), op, ": lr is not set. Give a constant or a schedule.");
+    if (lr.is_constant()) schedule_value(op, "lr", lr, 0, true);
+    if (temperature.is_constant()) schedule_value(op, "temperature", temperature, 0, false);
+}
+
+void check_coefficient(const char* op, const char* name, double value, bool positive,
+                       const char* meaning) {
+    POSTR_CHECK(std::isfinite(value) && (positive ? value > 0.0 : value >= 0.0), op, ": ", name,
+                " must be ", positive ? "> 0" : ">= 0", " and finite, got ", value, ". ", meaning);
+}
+
 void check_finite_at_step(const char* op, const char* name, const Tensor& t, std::int64_t step,
                           double lr) {
     POSTR_CHECK(all_finite(t), op, ": ", name, " became non-finite at step ", step,
@@ -117,14 +129,9 @@ namespace sgld {
 
 Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
-    POSTR_CHECK(static_cast<bool>(config_.lr),
-                "sgld: lr is not set. Give a constant or a schedule.");
-    if (config_.lr.is_constant()) schedule_value("sgld", "lr", config_.lr, 0, true);
-    if (config_.temperature.is_constant())
-        schedule_value("sgld", "temperature", config_.temperature, 0, false);
-    POSTR_CHECK(std::isfinite(config_.beta) && config_.beta >= 0.0,
-                "sgld: beta must be >= 0 and finite, got ", config_.beta,
-                ". beta is an estimate of the gradient-noise variance.");
+    sgmcmc::check_schedules("sgld", config_.lr, config_.temperature);
+    sgmcmc::check_coefficient("sgld", "beta", config_.beta, false,
+                              "beta is an estimate of the gradient-noise variance.");
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed) const {

@@ -87,6 +87,13 @@ Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
 void check_finite_at_step(const char* op, const char* name, const Tensor& t, std::int64_t step,
                           double lr);
 
+// The checks every sampler makes on its configuration when built: lr is set, and constant
+// schedules are in range (lr > 0, temperature ≥ 0); schedules are checked again at each step.
+void check_schedules(const char* op, const Schedule& lr, const Schedule& temperature);
+// Throws "<op>: <name> must be > 0 (positive) or >= 0 and finite, got <value>. <meaning>".
+void check_coefficient(const char* op, const char* name, double value, bool positive,
+                       const char* meaning);
+
 }  // namespace sgmcmc
 
 namespace sgld {

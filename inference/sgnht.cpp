@@ -11,20 +11,12 @@ namespace postr::inference::sgnht {
 
 Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
-    POSTR_CHECK(static_cast<bool>(config_.lr),
-                "sgnht: lr is not set. Give a constant or a schedule.");
-    if (config_.lr.is_constant()) schedule_value("sgnht", "lr", config_.lr, 0, true);
-    if (config_.temperature.is_constant())
-        schedule_value("sgnht", "temperature", config_.temperature, 0, false);
-    POSTR_CHECK(std::isfinite(config_.alpha) && config_.alpha >= 0.0,
-                "sgnht: alpha must be >= 0 and finite, got ", config_.alpha,
-                ". alpha is the friction.");
-    POSTR_CHECK(std::isfinite(config_.beta) && config_.beta >= 0.0,
-                "sgnht: beta must be >= 0 and finite, got ", config_.beta,
-                ". beta is an estimate of the gradient-noise variance.");
-    POSTR_CHECK(std::isfinite(config_.sigma) && config_.sigma > 0.0,
-                "sgnht: sigma must be > 0 and finite, got ", config_.sigma,
-                ". sigma is the momenta's standard deviation.");
+    sgmcmc::check_schedules("sgnht", config_.lr, config_.temperature);
+    sgmcmc::check_coefficient("sgnht", "alpha", config_.alpha, false, "alpha is the friction.");
+    sgmcmc::check_coefficient("sgnht", "beta", config_.beta, false,
+                              "beta is an estimate of the gradient-noise variance.");
+    sgmcmc::check_coefficient("sgnht", "sigma", config_.sigma, true,
+                              "sigma is the momenta's standard deviation.");
     POSTR_CHECK(!config_.xi.has_value() || std::isfinite(*config_.xi),
                 "sgnht: xi must be finite, got ", config_.xi.value_or(0.0),
                 ". Leave it unset to start the thermostat at alpha.");

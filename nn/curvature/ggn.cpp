@@ -164,9 +164,11 @@ void DiagonalCurvature::accumulate(const Tensor& x, const Tensor& targets) {
 }
 
 DenseCurvature::DenseCurvature(Module& model, CurvatureOptions options, const Tensor& index)
-    : model_(model), options_(options), gen_(options.seed), index_(index) {
+    : model_(model), options_(options), gen_(options.seed) {
     check_options("DenseCurvature", options_);
     const ParameterVector& p = model.parameters();
+    // Planned once (index checked, sorted and split by layer), not per chunk.
+    if (index.defined()) plan_ = std::make_shared<detail::SubsetPlan>(index, p.size(), p.device());
     const std::int64_t s = index.defined() ? index.numel() : p.size();
     lower_ = Tensor::zeros({s, s}, p.dtype(), p.device());
 }
@@ -192,7 +194,7 @@ void DenseCurvature::accumulate(const Tensor& x, const Tensor& targets) {
         const Tensor v = detail::row_jacobians(
             model_, xc,
             [&](const Tensor& outputs) { return curvature_rows(options_, gen_, outputs, yc); },
-            index_);
+            plan_.get());
         syrk_(lower_, v.reshape({-1, s}));
     });
     num_samples_ += x.size(0);

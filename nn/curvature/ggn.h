@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "postr/core/philox.h"
 #include "postr/core/tensor.h"
@@ -19,6 +20,10 @@
 #include "postr/nn/module.h"
 
 namespace postr::nn {
+
+namespace detail {
+class SubsetPlan;
+}  // namespace detail
 
 enum class CurvatureType { ggn, ggn_monte_carlo, empirical_fisher };
 
@@ -76,7 +81,7 @@ class DenseCurvature {
     Module& model_;
     CurvatureOptions options_;
     Generator gen_;
-    Tensor index_;
+    std::shared_ptr<detail::SubsetPlan> plan_;  // the subnetwork, split by layer; null: all D
     Tensor lower_;  // the accumulator: Σ VᵀV on and below the diagonal
     std::int64_t num_samples_ = 0;
 };

@@ -1,7 +1,5 @@
 #include "postr/nn/curvature/jacobian.h"
 
-#include <optional>
-
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/fast_road.h"
 
@@ -10,9 +8,15 @@ namespace detail {
 
 Tensor row_jacobians(Module& model, const Tensor& x,
                      const std::function<Tensor(const Tensor&)>& rows_of, const Tensor& index) {
+    if (!index.defined()) return row_jacobians(model, x, rows_of, nullptr);
     const ParameterVector& params = model.parameters();
-    std::optional<SubsetPlan> plan;
-    if (index.defined()) plan.emplace(index, params.size(), params.device());
+    SubsetPlan plan(index, params.size(), params.device());
+    return row_jacobians(model, x, rows_of, &plan);
+}
+
+Tensor row_jacobians(Module& model, const Tensor& x,
+                     const std::function<Tensor(const Tensor&)>& rows_of, SubsetPlan* plan) {
+    const ParameterVector& params = model.parameters();
     Tensor out;
     auto allocate = [&](const Tensor& rows) {
         const std::int64_t columns = plan ? plan->size() : params.size();

@@ -28,10 +28,15 @@ Tensor per_sample_gradients(Module& model, const Tensor& x, const Tensor& target
                             const Likelihood& likelihood, const Tensor& index);
 
 namespace detail {
+class SubsetPlan;
 // Σ_out rows[k, n, out] ∂f_out(x_n)/∂θ for rows_of(outputs) = rows [K, N, C]: the per-sample
 // Jacobians of K combinations of the outputs → [N, K, D] (or [N, K, S] with a defined index).
 Tensor row_jacobians(Module& model, const Tensor& x,
                      const std::function<Tensor(const Tensor&)>& rows_of, const Tensor& index);
+// The same with the subnetwork already planned (null: all of θ), for callers that reuse one
+// index over many chunks.
+Tensor row_jacobians(Module& model, const Tensor& x,
+                     const std::function<Tensor(const Tensor&)>& rows_of, SubsetPlan* plan);
 }  // namespace detail
 
 }  // namespace postr::nn
