@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <numbers>
 #include <vector>
 
 #include "postr/autodiff/graph.h"
@@ -146,7 +145,7 @@ std::int64_t SubnetworkLaplace::chunk_for_prediction() const {
     return std::clamp<std::int64_t>((std::int64_t{256} << 20) / bytes_per_sample, 1, 64);
 }
 
-SubnetworkLaplace::FunctionalPosterior SubnetworkLaplace::predict(const Tensor& x) const {
+FunctionalPosterior SubnetworkLaplace::predict(const Tensor& x) const {
     const Tensor& l = precision_cholesky();
     std::vector<Tensor> means, covariances;
     for_each_chunk(x, chunk_for_prediction(), [&](const Tensor& xc) {
@@ -161,12 +160,26 @@ SubnetworkLaplace::FunctionalPosterior SubnetworkLaplace::predict(const Tensor& 
 Tensor SubnetworkLaplace::predict_probabilities(const Tensor& x) const {
     POSTR_CHECK(options_.likelihood.kind == nn::Likelihood::Kind::categorical,
                 "SubnetworkLaplace::predict_probabilities: needs a categorical likelihood. Use "
-                "predict() for the Gaussian mean and covariance");
-    const FunctionalPosterior f = predict(x);
-    const std::int64_t n = f.mean.size(0), c = f.mean.size(1);
-    const Tensor variances = f.covariance.as_strided({n, c}, {c * c, c + 1}, 0);
-    const Tensor scale = rsqrt(add(mul(variances, std::numbers::pi / 8.0), 1.0));
-    return softmax(mul(f.mean, scale), 1);
+                "predict_regression() for a Gaussian likelihood");
+    return probit_probabilities(predict(x));
+}
+
+RegressionPredictive SubnetworkLaplace::predict_regression(const Tensor& x,
+                                                           bool observation_noise) const {
+    POSTR_CHECK(options_.likelihood.kind == nn::Likelihood::Kind::gaussian,
+                "SubnetworkLaplace::predict_regression: needs a Gaussian likelihood. Use "
+                "predict_probabilities() for a categorical one");
+    const double sigma = options_.likelihood.sigma;
+    return regression_predictive(predict(x), observation_noise ? sigma * sigma : 0.0);
+}
+
+Tensor SubnetworkLaplace::sample(std::int64_t n, Generator& gen) const {
+    POSTR_CHECK(n >= 0, "SubnetworkLaplace::sample: n must be ≥ 0: got ", n);
+    const Tensor& l = precision_cholesky();
+    const Tensor eps = normal({size(), n}, gen, 0.0, 1.0, l.dtype(), l.device());
+    const Tensor deviation = triangular_solve(l, eps, true, true);  // L⁻ᵀ ε: [S, n]
+    const Tensor theta_s = index_select(model_.parameters().theta(), 0, index_);
+    return add(deviation.t(), theta_s);
 }
 
 Tensor SubnetworkLaplace::predict_probabilities_mc(const Tensor& x, std::int64_t samples,

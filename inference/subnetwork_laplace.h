@@ -21,6 +21,7 @@
 
 #include "postr/core/philox.h"
 #include "postr/core/tensor.h"
+#include "postr/inference/linearized_predictive.h"
 #include "postr/nn/curvature/ggn.h"
 #include "postr/nn/curvature/likelihood.h"
 #include "postr/nn/module.h"
@@ -55,18 +56,25 @@ class SubnetworkLaplace {
     // Changes λ; the next fit() refactorizes from the stored GGN (no new data pass).
     void set_prior_precision(double prior_precision);
 
-    struct FunctionalPosterior {
-        Tensor mean;        // f(x*; θ_MAP): [N, C]
-        Tensor covariance;  // J_*S Σ_S J_*Sᵀ per sample: [N, C, C]
-    };
-    // The linearized predictive in function space for test inputs x [N, ...].
+    // The linearized predictive in function space for test inputs x [N, ...]; the functions of
+    // inference/linearized_predictive.h turn it into class probabilities (probit, Laplace
+    // bridge, Monte Carlo) or regression moments.
     FunctionalPosterior predict(const Tensor& x) const;
-    // Class probabilities [N, C] (categorical likelihood) by the probit approximation
-    // p ≈ softmax(μ_c / √(1 + π/8 · Σ_cc)) (MacKay 1992, per-class form as in laplace-torch).
+    // Class probabilities [N, C] (categorical likelihood) by the probit approximation (see
+    // probit_probabilities).
     Tensor predict_probabilities(const Tensor& x) const;
-    // The same by Monte Carlo in function space: the average of softmax(μ + chol(Σ) ε) over
-    // `samples` draws per test point.
+    // The same by Monte Carlo in function space: the average of softmax(μ + J_*S L⁻ᵀ ε) over
+    // `samples` draws per test point (exact in distribution, and cheaper than factorizing each
+    // C×C covariance: the whitened Jacobian is already at hand).
     Tensor predict_probabilities_mc(const Tensor& x, std::int64_t samples, Generator& gen) const;
+    // Regression (Gaussian likelihood): the predictive mean and variance [N, C] of the function
+    // or, with observation_noise, of a new observation (σ² of the likelihood added).
+    RegressionPredictive predict_regression(const Tensor& x, bool observation_noise = true) const;
+
+    // n draws of the subnetwork weights θ_S ~ N(θ_MAP,S, Σ_S): [n, S], in the order of index().
+    // θ_S = θ_MAP,S + L⁻ᵀ ε with L Lᵀ = Σ_S⁻¹ (the transpose that laplace-torch's subnetwork
+    // sampler misses: L⁻¹ ε would have covariance (L Lᵀ)⁻¹ only when L is symmetric).
+    Tensor sample(std::int64_t n, Generator& gen) const;
 
     const Tensor& index() const { return index_; }
     std::int64_t size() const { return index_.numel(); }  // S

@@ -162,6 +162,49 @@ TEST(SubnetworkLaplace, EvidenceIsExactForLinearGaussianAndTheOptimumIsAMaximum)
         test::throws_error([&] { la.optimize_prior_precision(1.0, 0.5); }, {"0 < low < high"}));
 }
 
+TEST(SubnetworkLaplace, SampledWeightsHaveThePosteriorCovariance) {
+    // The Lᵀ check: the sample covariance of θ_S must be Σ_S = (G_S + λI)⁻¹, which a sampler
+    // that multiplies by L⁻¹ instead of L⁻ᵀ misses whenever G_S is not diagonal.
+    auto net = test::curvature_mlp(3, 2, 1);
+    const Tensor x = test::random_tensor({20, 3}, DType::f64, 31);
+    const Tensor index = Tensor::from_vector(std::vector<std::int64_t>{0, 4, 1, 7}, {4});
+    SubnetworkLaplace la(*net, index, {.prior_precision = 0.5});
+    la.accumulate(x);
+    la.fit();
+    Generator gen(32);
+    const std::int64_t n = 40000;
+    const Tensor draws = la.sample(n, gen);  // [n, 4]
+    ASSERT_EQ(draws.shape(), (Shape{n, 4}));
+    const Tensor sigma = cholesky_inverse(la.precision_cholesky());
+    const Tensor centred = sub(draws, mean(draws, {0}, true));
+    const Tensor sample_cov = mul(matmul(centred.t(), centred), 1.0 / (n - 1));
+    // Entry (i, j) of a sample covariance has standard error √((Σ_ii Σ_jj + Σ_ij²)/n) ≤
+    // √(2/n)·max Σ_ii ≈ 0.007·max Σ_ii: 5 standard errors.
+    const double scale = postr::max(sigma).item();
+    EXPECT_LT(postr::max(abs(sub(sample_cov, sigma))).item(), 0.035 * scale);
+    const Tensor theta_s = index_select(net->parameters().theta(), 0, index);
+    EXPECT_LT(postr::max(abs(sub(mean(draws, {0}), theta_s))).item(), 0.03 * std::sqrt(scale));
+}
+
+TEST(SubnetworkLaplace, RegressionPredictiveAddsTheLikelihoodNoise) {
+    nn::Sequential model({std::make_shared<nn::Linear>(2, 1)});
+    model.finalize(0, DType::f64);
+    model.eval();
+    SubnetworkLaplaceOptions options;
+    options.likelihood = nn::Likelihood::gaussian(0.3);
+    SubnetworkLaplace la(model, arange(0, 3, 1, DType::i64), options);
+    la.accumulate(test::random_tensor({10, 2}, DType::f64, 41));
+    la.fit();
+    const Tensor x_test = test::random_tensor({4, 2}, DType::f64, 42);
+    const Tensor function_variance = la.predict(x_test).covariance.view({4, 1});
+    EXPECT_TRUE(
+        test::all_close(la.predict_regression(x_test, false).variance, function_variance, 0, 0));
+    EXPECT_TRUE(test::all_close(la.predict_regression(x_test).variance,
+                                add(function_variance, 0.09), 1e-15, 1e-15));
+    EXPECT_TRUE(test::throws_error([&] { la.predict_probabilities(x_test); },
+                                   {"needs a categorical likelihood"}));
+}
+
 TEST(SubnetworkLaplace, SaysWhatIsMissing) {
     auto net = test::curvature_mlp(3, 2, 1);
     const Tensor index = Tensor::from_vector(std::vector<std::int64_t>{0, 1}, {2});
