@@ -3,10 +3,18 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iomanip>
+#include <limits>
+#include <numbers>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
+#include "postr/inference/jittered_cholesky.h"
+#include "postr/inference/metrics.h"
+#include "postr/io/checkpoint.h"
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/jacobian.h"
 
@@ -56,11 +64,17 @@ void for_each_chunk(const Tensor& x, std::int64_t chunk,
 
 SubnetworkLaplace::SubnetworkLaplace(nn::Module& model, const Tensor& index,
                                      SubnetworkLaplaceOptions options)
-    : model_(model), index_(index), options_(options), ggn_(model, ggn_options(options), index) {
+    : model_(model),
+      index_(index),
+      options_(options),
+      ggn_(model, ggn_options(options), index),
+      ggn_sigma_(options.likelihood.sigma) {
     check_prior(options.prior_precision);
     POSTR_CHECK(options.ggn_scale > 0 && std::isfinite(options.ggn_scale),
                 "SubnetworkLaplace: ggn_scale must be positive and finite: got ", options.ggn_scale,
                 ". Pass N_train / N_fit, or 1");
+    const Tensor& theta = model.parameters().theta();
+    prior_ = Tensor::full({index.numel()}, options.prior_precision, theta.dtype(), theta.device());
 }
 
 void SubnetworkLaplace::accumulate(const Tensor& x, const Tensor& targets) {
@@ -71,23 +85,78 @@ void SubnetworkLaplace::accumulate(const Tensor& x, const Tensor& targets) {
 void SubnetworkLaplace::set_prior_precision(double prior_precision) {
     check_prior(prior_precision);
     options_.prior_precision = prior_precision;
+    prior_.fill_(prior_precision);
+    uniform_prior_ = true;
     cholesky_ = Tensor();
 }
 
-void SubnetworkLaplace::fit() {
-    POSTR_CHECK(ggn_.num_samples() > 0,
+void SubnetworkLaplace::set_prior_precision(const Tensor& per_weight) {
+    POSTR_CHECK(per_weight.defined() && per_weight.shape() == Shape({size()}),
+                "SubnetworkLaplace::set_prior_precision: per-weight precisions must have shape [",
+                size(), "] (one per subnetwork weight): got ",
+                per_weight.defined() ? to_string(per_weight.shape()) : std::string("undefined"),
+                ". Expand per-layer values with nn::group_by_layer");
+    check_floating("SubnetworkLaplace::set_prior_precision", "per_weight", per_weight);
+    const Tensor values = per_weight.to(prior_.device()).to(prior_.dtype());
+    POSTR_CHECK(all_finite(values) && postr::min(values).item() > 0,
+                "SubnetworkLaplace::set_prior_precision: every precision must be positive and "
+                "finite: the smallest is ",
+                postr::min(values).item(), ". Pass λ_i > 0");
+    prior_.copy_(values);
+    uniform_prior_ = postr::max(values).item() == postr::min(values).item();
+    options_.prior_precision = postr::max(values).item();
+    cholesky_ = Tensor();
+}
+
+void SubnetworkLaplace::set_noise_sigma(double sigma) {
+    POSTR_CHECK(options_.likelihood.kind == nn::Likelihood::Kind::gaussian,
+                "SubnetworkLaplace::set_noise_sigma: only a Gaussian likelihood has a noise σ");
+    options_.likelihood = nn::Likelihood::gaussian(sigma);
+    cholesky_ = Tensor();
+}
+
+double SubnetworkLaplace::prior_precision() const {
+    POSTR_CHECK(uniform_prior_,
+                "SubnetworkLaplace::prior_precision: the prior precisions differ per weight. "
+                "Read prior_precisions() instead");
+    return options_.prior_precision;
+}
+
+Tensor SubnetworkLaplace::accumulated_ggn() const {
+    POSTR_CHECK(ggn_.num_samples() > 0 || loaded_ggn_.defined(),
                 "SubnetworkLaplace::fit: no data accumulated. Call accumulate(x, y) on the "
                 "training data first");
-    const Tensor g = ggn_.matrix();
-    const std::int64_t s = g.size(0);
-    cholesky_ = cholesky(add(mul(g, options_.ggn_scale),
-                             mul(eye(s, g.dtype(), g.device()), options_.prior_precision)));
+    if (ggn_.num_samples() == 0) return loaded_ggn_.clone();
+    Tensor g = ggn_.matrix();
+    if (loaded_ggn_.defined()) g = add(g, loaded_ggn_);
+    return g;
+}
+
+Tensor SubnetworkLaplace::ggn() const {
+    double scale = options_.ggn_scale;
+    if (options_.likelihood.kind == nn::Likelihood::Kind::gaussian) {
+        const double ratio = ggn_sigma_ / options_.likelihood.sigma;
+        scale *= ratio * ratio;  // the GGN of a Gaussian likelihood is JᵀJ / σ²
+    }
+    return mul(accumulated_ggn(), scale);
+}
+
+void SubnetworkLaplace::fit() {
+    Tensor precision = ggn();
+    const std::int64_t s = precision.size(0);
+    // The prior on the diagonal: a strided view of the contiguous [S, S] matrix.
+    Tensor diagonal = precision.as_strided({s}, {s + 1}, precision.offset());
+    diagonal.copy_(add(diagonal, prior_));
+    const JitteredCholesky factor =
+        jittered_cholesky(precision, options_.max_jitter, "SubnetworkLaplace::fit");
+    cholesky_ = factor.factor;
+    jitter_ = factor.jitter;
 }
 
 const Tensor& SubnetworkLaplace::precision_cholesky() const {
     POSTR_CHECK(cholesky_.defined(),
                 "SubnetworkLaplace: not fitted (or changed since). Call fit() after accumulate "
-                "and after set_prior_precision");
+                "and after changing the prior or the noise");
     return cholesky_;
 }
 
@@ -95,13 +164,13 @@ double SubnetworkLaplace::posterior_log_determinant() const {
     return -cholesky_logdet(precision_cholesky()).item();
 }
 
-double SubnetworkLaplace::log_marginal_likelihood(double log_likelihood) const {
-    const double lambda = options_.prior_precision;
+double SubnetworkLaplace::prior_evidence() const {
     const Tensor theta_s = index_select(model_.parameters().theta(), 0, index_);
-    const double norm2 = sum(square(theta_s)).item();
-    const double s = static_cast<double>(size());
-    return log_likelihood - 0.5 * lambda * norm2 + 0.5 * s * std::log(lambda) -
-           0.5 * cholesky_logdet(precision_cholesky()).item();
+    return -0.5 * sum(mul(prior_, square(theta_s))).item() + 0.5 * sum(log(prior_)).item();
+}
+
+double SubnetworkLaplace::log_marginal_likelihood(double log_likelihood) const {
+    return log_likelihood + prior_evidence() - 0.5 * cholesky_logdet(precision_cholesky()).item();
 }
 
 double SubnetworkLaplace::optimize_prior_precision(double low, double high) {
@@ -135,6 +204,261 @@ double SubnetworkLaplace::optimize_prior_precision(double low, double high) {
     }
     evidence(0.5 * (a + b));
     return options_.prior_precision;
+}
+
+namespace {
+
+// The groups of optimize_hyperparameters as a host vector, checked: [S] i64 in 0 … G−1, every
+// group non-empty.
+std::vector<std::int64_t> checked_groups(const Tensor& groups, std::int64_t s,
+                                         std::int64_t& num_groups) {
+    if (!groups.defined()) {
+        num_groups = 1;
+        return std::vector<std::int64_t>(static_cast<std::size_t>(s), 0);
+    }
+    const char* op = "SubnetworkLaplace::optimize_hyperparameters";
+    check_dtype(op, "groups", groups, DType::i64);
+    POSTR_CHECK(groups.shape() == Shape({s}), op, ": groups must have shape [", s,
+                "] (one per subnetwork weight): got ", to_string(groups.shape()));
+    std::vector<std::int64_t> g = groups.to(Device::cpu()).to_vector<std::int64_t>();
+    num_groups = s == 0 ? 0 : *std::max_element(g.begin(), g.end()) + 1;
+    std::vector<std::int64_t> count(
+        static_cast<std::size_t>(std::max<std::int64_t>(num_groups, 0)));
+    for (std::int64_t v : g) {
+        POSTR_CHECK(v >= 0, op, ": groups must be ≥ 0: got ", v);
+        ++count[static_cast<std::size_t>(v)];
+    }
+    for (std::size_t k = 0; k < count.size(); ++k)
+        POSTR_CHECK(count[k] > 0, op, ": group ", k, " has no weights. Number groups 0 … G−1 ",
+                    "without gaps");
+    return g;
+}
+
+}  // namespace
+
+HyperparameterFit SubnetworkLaplace::optimize_hyperparameters(const HyperparameterOptions& o) {
+    const char* op = "SubnetworkLaplace::optimize_hyperparameters";
+    const bool gaussian = options_.likelihood.kind == nn::Likelihood::Kind::gaussian;
+    POSTR_CHECK(!o.learn_noise || gaussian, op, ": learn_noise needs a Gaussian likelihood");
+    POSTR_CHECK(!o.learn_noise || (o.num_observations > 0 && o.sum_squared_error >= 0 &&
+                                   std::isfinite(o.sum_squared_error)),
+                op, ": learn_noise needs num_observations > 0 and a finite sum_squared_error ≥ 0",
+                ": got ", o.num_observations, " and ", o.sum_squared_error);
+    POSTR_CHECK(o.max_iterations >= 1, op, ": max_iterations must be at least 1");
+    const std::int64_t s = size();
+    std::int64_t num_groups = 0;
+    const std::vector<std::int64_t> group = checked_groups(o.groups, s, num_groups);
+
+    // ‖θ*_g‖² and |g| per group, on the host (G is small).
+    const std::vector<double> theta_s = index_select(model_.parameters().theta(), 0, index_)
+                                            .to(Device::cpu())
+                                            .to(DType::f64)
+                                            .to_vector<double>();
+    std::vector<double> norm2(static_cast<std::size_t>(num_groups)), count(norm2.size());
+    for (std::int64_t i = 0; i < s; ++i) {
+        norm2[static_cast<std::size_t>(group[i])] +=
+            theta_s[static_cast<std::size_t>(i)] * theta_s[static_cast<std::size_t>(i)];
+        count[static_cast<std::size_t>(group[i])] += 1;
+    }
+    for (std::size_t k = 0; k < norm2.size(); ++k)
+        POSTR_CHECK(norm2[k] > 0, op, ": the MAP weights of group ", k,
+                    " are all zero, so the evidence has no finite optimum in its λ. Leave them "
+                    "out of the subnetwork or fix λ for them");
+
+    std::vector<double> lambda(norm2.size());
+    {
+        const std::vector<double> current =
+            prior_.to(Device::cpu()).to(DType::f64).to_vector<double>();
+        for (std::int64_t i = 0; i < s; ++i)
+            lambda[static_cast<std::size_t>(group[i])] = current[static_cast<std::size_t>(i)];
+    }
+    const double scale = options_.ggn_scale;
+    const double n_obs = scale * static_cast<double>(o.num_observations);
+    const double sse = scale * o.sum_squared_error;
+    auto apply = [&] {
+        std::vector<double> per_weight(static_cast<std::size_t>(s));
+        for (std::int64_t i = 0; i < s; ++i)
+            per_weight[static_cast<std::size_t>(i)] = lambda[static_cast<std::size_t>(group[i])];
+        set_prior_precision(Tensor::from_vector(per_weight, {s}));
+        fit();
+    };
+
+    HyperparameterFit result;
+    apply();
+    for (int it = 1; it <= o.max_iterations; ++it) {
+        result.iterations = it;
+        // diag Σ from the factor: the one O(S³) step per iteration.
+        const Tensor sigma = cholesky_inverse(precision_cholesky()).contiguous();
+        const std::vector<double> diag = sigma.as_strided({s}, {s + 1}, sigma.offset())
+                                             .to(Device::cpu())
+                                             .to(DType::f64)
+                                             .to_vector<double>();
+        std::vector<double> trace(norm2.size());
+        double effective = 0;  // Σ_i λ_i Σ_ii
+        for (std::int64_t i = 0; i < s; ++i) {
+            const auto g = static_cast<std::size_t>(group[i]);
+            trace[g] += diag[static_cast<std::size_t>(i)];
+            effective += lambda[g] * diag[static_cast<std::size_t>(i)];
+        }
+        double largest_move = 0;
+        for (std::size_t k = 0; k < lambda.size(); ++k) {
+            // γ_g = |g| − λ_g tr_g Σ ∈ (0, |g|): the weights the data determine.
+            const double gamma = std::max(count[k] - lambda[k] * trace[k], 1e-12 * count[k]);
+            const double updated = gamma / norm2[k];
+            largest_move = std::max(largest_move, std::abs(std::log(updated / lambda[k])));
+            lambda[k] = updated;
+        }
+        if (o.learn_noise) {
+            const double sigma2 = options_.likelihood.sigma * options_.likelihood.sigma;
+            const double updated = (sse + sigma2 * (static_cast<double>(s) - effective)) / n_obs;
+            POSTR_CHECK(updated > 0 && std::isfinite(updated), op,
+                        ": the noise update left σ² = ", updated,
+                        ". Check sum_squared_error and num_observations");
+            largest_move = std::max(largest_move, 0.5 * std::abs(std::log(updated / sigma2)));
+            set_noise_sigma(std::sqrt(updated));
+        }
+        apply();
+        if (largest_move < o.tolerance) {
+            result.converged = true;
+            break;
+        }
+    }
+    result.prior_precisions = Tensor::from_vector(lambda, {num_groups});
+    result.sigma = options_.likelihood.sigma;
+    double data_fit = 0;
+    if (o.learn_noise) {
+        const double sigma2 = result.sigma * result.sigma;
+        data_fit = -0.5 * n_obs * std::log(2 * std::numbers::pi * sigma2) - sse / (2 * sigma2);
+    }
+    result.log_marginal_likelihood = log_marginal_likelihood(data_fit);
+    return result;
+}
+
+double SubnetworkLaplace::tune_prior_precision_on_validation(const std::vector<double>& grid,
+                                                             const Tensor& x,
+                                                             const Tensor& targets) {
+    const char* op = "SubnetworkLaplace::tune_prior_precision_on_validation";
+    POSTR_CHECK(!grid.empty(), op, ": the grid of prior precisions is empty");
+    const bool categorical = options_.likelihood.kind == nn::Likelihood::Kind::categorical;
+    double best = grid.front(), best_nll = std::numeric_limits<double>::infinity();
+    for (double lambda : grid) {
+        set_prior_precision(lambda);
+        fit();
+        const double nll =
+            categorical ? negative_log_likelihood(predict_probabilities(x), targets) : [&] {
+                const RegressionPredictive p = predict_regression(x, true);
+                return -gaussian_log_likelihood(p.mean, p.variance, targets);
+            }();
+        if (nll < best_nll) {
+            best_nll = nll;
+            best = lambda;
+        }
+    }
+    set_prior_precision(best);
+    fit();
+    return best;
+}
+
+namespace {
+
+constexpr const char* kFormat = "postr.subnetwork_laplace";
+constexpr const char* kVersion = "1";
+
+std::string number_text(double v) {
+    std::ostringstream out;
+    out << std::setprecision(17) << v;
+    return out.str();
+}
+
+const Tensor& entry(const io::CheckpointSection& section, const std::string& name,
+                    const std::string& path) {
+    for (const auto& [n, t] : section.entries)
+        if (n == name) return t;
+    throw Error("SubnetworkLaplace::load: \"" + path + "\" has no \"posterior." + name +
+                "\" entry. The file is damaged or was not written by SubnetworkLaplace::save");
+}
+
+double number(const std::map<std::string, std::string>& metadata, const std::string& key,
+              const std::string& path) {
+    const auto it = metadata.find(key);
+    POSTR_CHECK(it != metadata.end(), "SubnetworkLaplace::load: \"", path,
+                "\" lacks the metadata \"", key, "\". Save it again with SubnetworkLaplace::save");
+    try {
+        return std::stod(it->second);
+    } catch (const std::exception&) {
+        throw Error("SubnetworkLaplace::load: \"" + path + "\" has a malformed \"" + key +
+                    "\": \"" + it->second + "\"");
+    }
+}
+
+}  // namespace
+
+void SubnetworkLaplace::save(const std::string& path,
+                             const std::map<std::string, std::string>& metadata) const {
+    const Tensor& l = precision_cholesky();
+    std::map<std::string, std::string> meta = metadata;
+    meta["posterior.format"] = kFormat;
+    meta["posterior.version"] = kVersion;
+    meta["posterior.likelihood"] =
+        options_.likelihood.kind == nn::Likelihood::Kind::gaussian ? "gaussian" : "categorical";
+    meta["posterior.sigma"] = number_text(options_.likelihood.sigma);
+    meta["posterior.ggn_sigma"] = number_text(ggn_sigma_);
+    meta["posterior.ggn_scale"] = number_text(options_.ggn_scale);
+    meta["posterior.chunk_size"] = std::to_string(options_.chunk_size);
+    meta["posterior.max_jitter"] = number_text(options_.max_jitter);
+    meta["posterior.jitter"] = number_text(jitter_);
+    io::save_checkpoint_with_section(path, model_, "posterior",
+                                     {{"index", index_},
+                                      {"ggn", accumulated_ggn()},
+                                      {"prior_precisions", prior_},
+                                      {"cholesky", l}},
+                                     meta);
+}
+
+SubnetworkLaplace SubnetworkLaplace::load(nn::Module& model, const std::string& path) {
+    io::CheckpointSection section = io::load_checkpoint_with_section(path, model, "posterior");
+    const auto& meta = section.metadata;
+    const auto format = meta.find("posterior.format");
+    POSTR_CHECK(format != meta.end() && format->second == kFormat, "SubnetworkLaplace::load: \"",
+                path, "\" is not a subnetwork Laplace posterior (format \"",
+                format == meta.end() ? std::string("none") : format->second, "\")");
+    const auto version = meta.find("posterior.version");
+    POSTR_CHECK(version != meta.end() && version->second == kVersion, "SubnetworkLaplace::load: \"",
+                path, "\" has format version \"",
+                version == meta.end() ? std::string("none") : version->second,
+                "\"; this build reads version ", kVersion);
+    const Tensor& theta = model.parameters().theta();
+    auto on_model = [&](const Tensor& t) { return t.to(theta.device()).to(theta.dtype()); };
+
+    SubnetworkLaplaceOptions options;
+    const auto likelihood = meta.find("posterior.likelihood");
+    options.likelihood = likelihood != meta.end() && likelihood->second == "gaussian"
+                             ? nn::Likelihood::gaussian(number(meta, "posterior.sigma", path))
+                             : nn::Likelihood::categorical();
+    options.ggn_scale = number(meta, "posterior.ggn_scale", path);
+    options.chunk_size = static_cast<std::int64_t>(number(meta, "posterior.chunk_size", path));
+    options.max_jitter = number(meta, "posterior.max_jitter", path);
+
+    const Tensor index = entry(section, "index", path).to(theta.device());
+    const std::int64_t s = index.numel();
+    const Tensor& ggn = entry(section, "ggn", path);
+    const Tensor& prior = entry(section, "prior_precisions", path);
+    const Tensor& l = entry(section, "cholesky", path);
+    POSTR_CHECK(index.dtype() == DType::i64 && index.dim() == 1 && ggn.shape() == Shape({s, s}) &&
+                    prior.shape() == Shape({s}) && l.shape() == Shape({s, s}),
+                "SubnetworkLaplace::load: \"", path, "\" has inconsistent shapes: index ",
+                to_string(index.shape()), ", ggn ", to_string(ggn.shape()), ", prior_precisions ",
+                to_string(prior.shape()), ", cholesky ", to_string(l.shape()),
+                ". The file is damaged");
+    SubnetworkLaplace la(model, index, options);  // checks the index against the model
+    la.ggn_sigma_ = options.likelihood.kind == nn::Likelihood::Kind::gaussian
+                        ? number(meta, "posterior.ggn_sigma", path)
+                        : 1.0;
+    la.loaded_ggn_ = on_model(ggn);
+    la.set_prior_precision(prior);
+    la.cholesky_ = on_model(l);
+    la.jitter_ = number(meta, "posterior.jitter", path);
+    return la;
 }
 
 std::int64_t SubnetworkLaplace::chunk_for_prediction() const {

@@ -1,6 +1,6 @@
 #include "postr/io/checkpoint.h"
 
-#include <string_view>
+#include <string>
 #include <unordered_map>
 
 #include "postr/core/error.h"
@@ -9,9 +9,21 @@
 namespace postr::io {
 namespace {
 
-constexpr std::string_view kOptimizerPrefix = "optimizer.";
+std::string prefix_of(const std::string& section) { return section + "."; }
 
-bool is_optimizer_entry(const std::string& name) { return name.starts_with(kOptimizerPrefix); }
+// Entries of a section (optimizer state, posterior...) are not part of the model.
+bool is_section_entry(const std::string& name) {
+    for (const char* section : kCheckpointSections)
+        if (name.starts_with(prefix_of(section))) return true;
+    return false;
+}
+
+void check_section(const char* op, const std::string& section) {
+    for (const char* known : kCheckpointSections)
+        if (section == known) return;
+    throw Error(std::string(op) + ": unknown checkpoint section \"" + section +
+                "\". Use one of the names in io::kCheckpointSections");
+}
 
 // The model's state dict: parameter views of θ, then buffers, by name.
 NamedTensors state_of(const nn::Module& model) {
@@ -34,7 +46,7 @@ namespace {
 void load_model_entries(const std::string& path, const SafetensorsFile& file, nn::Module& model) {
     std::unordered_map<std::string, const Tensor*> by_name;
     for (const auto& [name, t] : file.tensors)
-        if (!is_optimizer_entry(name)) by_name.emplace(name, &t);
+        if (!is_section_entry(name)) by_name.emplace(name, &t);
     NamedTensors state = state_of(model);
     // Validate everything first, so a bad file leaves the model untouched.
     for (const auto& [name, target] : state) {
@@ -61,27 +73,40 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::
     return file.metadata;
 }
 
-void save_training_checkpoint(const std::string& path, const nn::Module& model,
-                              const nn::OptimizerState& optimizer,
-                              const std::map<std::string, std::string>& metadata) {
-    NamedTensors entries = state_of(model);
-    for (const auto& [name, t] : optimizer)
-        entries.emplace_back(std::string(kOptimizerPrefix) + name, t);
-    save_safetensors(path, entries, metadata);
+void save_checkpoint_with_section(const std::string& path, const nn::Module& model,
+                                  const std::string& section, const NamedTensors& entries,
+                                  const std::map<std::string, std::string>& metadata) {
+    check_section("save_checkpoint_with_section", section);
+    NamedTensors all = state_of(model);
+    for (const auto& [name, t] : entries) all.emplace_back(prefix_of(section) + name, t);
+    save_safetensors(path, all, metadata);
 }
 
-TrainingCheckpoint load_training_checkpoint(const std::string& path, nn::Module& model) {
+CheckpointSection load_checkpoint_with_section(const std::string& path, nn::Module& model,
+                                               const std::string& section) {
+    check_section("load_checkpoint_with_section", section);
     SafetensorsFile file = load_safetensors(path);
-    TrainingCheckpoint out;
+    CheckpointSection out;
+    const std::string prefix = prefix_of(section);
     for (const auto& [name, t] : file.tensors)
-        if (is_optimizer_entry(name))
-            out.optimizer.emplace_back(name.substr(kOptimizerPrefix.size()), t);
-    POSTR_CHECK(!out.optimizer.empty(), "load_training_checkpoint: \"", path,
-                "\" has no optimizer state (no \"optimizer.*\" entries). It is a model "
-                "checkpoint: load it with load_checkpoint and start a fresh optimizer");
+        if (name.starts_with(prefix)) out.entries.emplace_back(name.substr(prefix.size()), t);
+    POSTR_CHECK(!out.entries.empty(), "load_checkpoint_with_section: \"", path, "\" has no \"",
+                prefix, "*\" entries: it holds no ", section, " state",
+                ". Check the path (a plain model checkpoint loads with load_checkpoint)");
     load_model_entries(path, file, model);
     out.metadata = std::move(file.metadata);
     return out;
+}
+
+void save_training_checkpoint(const std::string& path, const nn::Module& model,
+                              const nn::OptimizerState& optimizer,
+                              const std::map<std::string, std::string>& metadata) {
+    save_checkpoint_with_section(path, model, "optimizer", optimizer, metadata);
+}
+
+TrainingCheckpoint load_training_checkpoint(const std::string& path, nn::Module& model) {
+    CheckpointSection section = load_checkpoint_with_section(path, model, "optimizer");
+    return {std::move(section.metadata), std::move(section.entries)};
 }
 
 }  // namespace postr::io

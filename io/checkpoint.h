@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "postr/io/safetensors.h"
 #include "postr/nn/module.h"
 #include "postr/nn/optim/optimizer_state.h"
 
@@ -21,6 +22,24 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 // misshapen entry throws postr::Error naming it, before anything is changed. Returns the
 // file's metadata. Entries under "optimizer." (a training checkpoint's) are ignored.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& model);
+
+// A model checkpoint with a section of extra entries stored under `section` + "." (the
+// optimizer's state of a training checkpoint, a fitted posterior...), plus metadata. It stays
+// a valid model checkpoint: load_checkpoint and PyTorch skip the sections named in
+// kCheckpointSections. `section` must be one of them.
+inline constexpr const char* kCheckpointSections[] = {"optimizer", "posterior"};
+void save_checkpoint_with_section(const std::string& path, const nn::Module& model,
+                                  const std::string& section, const NamedTensors& entries,
+                                  const std::map<std::string, std::string>& metadata = {});
+struct CheckpointSection {
+    std::map<std::string, std::string> metadata;
+    NamedTensors entries;  // names without the section prefix; CPU tensors
+};
+// Loads the model in place (as load_checkpoint) and returns the section's entries and the
+// metadata. Throws postr::Error, before changing the model, when the file has no entry in the
+// section (naming what the file is instead).
+CheckpointSection load_checkpoint_with_section(const std::string& path, nn::Module& model,
+                                               const std::string& section);
 
 // A training checkpoint, for resuming a run exactly: the model as above, plus the optimizer's
 // state (Sgd::state(), Adam::state()) under "optimizer.<name>", plus the caller's metadata

@@ -1,12 +1,14 @@
 #include "postr/nn/curvature/subnetwork.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "postr/core/error.h"
 #include "postr/core/philox.h"
 #include "postr/kernels/ops.h"
+#include "postr/nn/layers/batch_norm2d.h"
 
 namespace postr::nn {
 namespace {
@@ -86,6 +88,97 @@ Tensor select_last_layer(const Module& model) {
     const std::int64_t d = model.num_parameters();
     return arange(static_cast<double>(first), static_cast<double>(d), 1.0, DType::i64,
                   model.parameters().device());
+}
+
+namespace {
+
+// "a.b.weight" → "a.b" (the owning module's path); "weight" → "".
+std::string owner_of(const std::string& name) {
+    const auto dot = name.rfind('.');
+    return dot == std::string::npos ? std::string() : name.substr(0, dot);
+}
+
+// Every module of the tree under its path ("" for the root).
+void collect_modules(const Module& module, const std::string& path,
+                     std::map<std::string, const Module*>& out) {
+    out.emplace(path, &module);
+    for (const auto& [name, child] : module.children())
+        collect_modules(*child, path.empty() ? name : path + "." + name, out);
+}
+
+}  // namespace
+
+Tensor candidate_parameters(const Module& model, Candidates candidates) {
+    std::map<std::string, const Module*> modules;
+    collect_modules(model, "", modules);
+    std::vector<std::int64_t> keep;
+    std::int64_t offset = 0;
+    for (const auto& [name, var] : model.named_parameters()) {
+        const std::string owner = owner_of(name);
+        const auto it = modules.find(owner);
+        const bool normalization =
+            it != modules.end() && dynamic_cast<const BatchNorm2d*>(it->second) != nullptr;
+        const bool bias =
+            !normalization && name.substr(owner.empty() ? 0 : owner.size() + 1) == "bias";
+        const bool allowed = normalization ? candidates.normalization
+                             : bias        ? candidates.biases
+                                           : true;
+        if (allowed)
+            for (std::int64_t i = 0; i < var.numel(); ++i) keep.push_back(offset + i);
+        offset += var.numel();
+    }
+    POSTR_CHECK(!keep.empty(),
+                "candidate_parameters: no parameter of the model is a candidate. "
+                "Allow biases or normalization parameters");
+    return Tensor::from_vector(keep, {static_cast<std::int64_t>(keep.size())})
+        .to(model.parameters().device());
+}
+
+Tensor select_within(const Tensor& candidates, const Tensor& chosen) {
+    check_dtype("select_within", "candidates", candidates, DType::i64);
+    check_dtype("select_within", "chosen", chosen, DType::i64);
+    return sorted_indices(index_select(candidates, 0, chosen), candidates.device());
+}
+
+SubnetworkGroups group_by_layer(const Module& model, const Tensor& index) {
+    check_dtype("group_by_layer", "index", index, DType::i64);
+    // The layer of every θ position, as a run of [begin, end) per parameter entry.
+    struct Run {
+        std::int64_t end;
+        std::string layer;
+    };
+    std::vector<Run> runs;
+    std::int64_t offset = 0;
+    for (const auto& [name, var] : model.named_parameters()) {
+        offset += var.numel();
+        runs.push_back({offset, owner_of(name)});
+    }
+    const std::vector<std::int64_t> positions = index.to(Device::cpu()).to_vector<std::int64_t>();
+    std::map<std::string, std::int64_t> number;  // layer → group, assigned in θ order below
+    std::vector<std::int64_t> layer_run(positions.size());
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+        const std::int64_t p = positions[i];
+        POSTR_CHECK(p >= 0 && p < offset, "group_by_layer: index entry ", i, " = ", p,
+                    " is outside θ (D = ", offset, ")");
+        const auto run = std::upper_bound(runs.begin(), runs.end(), p,
+                                          [](std::int64_t v, const Run& r) { return v < r.end; });
+        layer_run[i] = run - runs.begin();
+    }
+    // Number layers in θ order of their runs, skipping those without a selected weight.
+    std::vector<bool> used(runs.size());
+    for (std::int64_t r : layer_run) used[static_cast<std::size_t>(r)] = true;
+    SubnetworkGroups out;
+    for (std::size_t r = 0; r < runs.size(); ++r)
+        if (used[r] &&
+            number.emplace(runs[r].layer, static_cast<std::int64_t>(out.names.size())).second)
+            out.names.push_back(runs[r].layer);
+    std::vector<std::int64_t> group;
+    group.reserve(positions.size());
+    for (std::int64_t r : layer_run)
+        group.push_back(number.at(runs[static_cast<std::size_t>(r)].layer));
+    out.group =
+        Tensor::from_vector(group, {static_cast<std::int64_t>(group.size())}).to(index.device());
+    return out;
 }
 
 }  // namespace postr::nn

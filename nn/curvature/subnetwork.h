@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "postr/core/tensor.h"
 #include "postr/nn/module.h"
@@ -38,5 +40,30 @@ Tensor select_largest_magnitude(const Tensor& theta, std::int64_t s);
 // Every parameter of the model's last layer (the module owning the last entry of θ, e.g.
 // ResNet's "fc"): last-layer Laplace as a special case of subnetwork Laplace.
 Tensor select_last_layer(const Module& model);
+
+// Which parameters a selection rule may choose. The paper selects among weights only (no
+// biases, no batch-norm scales and shifts); both are allowed by default here because biases of
+// the last layer often carry much of the predictive uncertainty. Layer weights are always
+// candidates.
+struct Candidates {
+    bool biases = true;         // entries named "<module>.bias" outside batch norm
+    bool normalization = true;  // every parameter of a BatchNorm2d
+};
+// The θ positions (i64 [D'], ascending, on θ's device) a rule may choose under `candidates`.
+Tensor candidate_parameters(const Module& model, Candidates candidates);
+// A rule applied to candidates only: pass the scores restricted to them
+// (index_select(scores, 0, candidates)) to a rule, then map its choice back to θ positions with
+// this (ascending, ready for SubnetworkLaplace). chosen: i64 [S] positions into `candidates`.
+Tensor select_within(const Tensor& candidates, const Tensor& chosen);
+
+// Per-layer groups of a subnetwork, for per-layer prior precisions: the i64 [S] group of each
+// index entry (0 … G−1, numbered in θ order of the layers that have a selected weight) and the
+// layers' names ("layer1.0.conv1"; "" for the root's own parameters). Weight and bias of one
+// module share a group.
+struct SubnetworkGroups {
+    Tensor group;                    // i64 [S], on the index's device
+    std::vector<std::string> names;  // [G]
+};
+SubnetworkGroups group_by_layer(const Module& model, const Tensor& index);
 
 }  // namespace postr::nn

@@ -130,5 +130,35 @@ TEST(TrainingCheckpoint, ResumedSgdTakesTheSameStepsAsAnUninterruptedRun) {
     std::remove(path.c_str());
 }
 
+TEST(Checkpoint, SectionsRoundTripAndStayModelCheckpoints) {
+    auto net = small_net(4, 1);
+    const std::string path = temp_path("postr_section_checkpoint.safetensors");
+    const io::NamedTensors extra{
+        {"index", Tensor::from_vector(std::vector<std::int64_t>{3, 1}, {2})},
+        {"matrix", Tensor::ones({2, 2}, DType::f64)}};
+    io::save_checkpoint_with_section(path, *net, "posterior", extra, {{"kind", "test"}});
+
+    auto other = small_net(4, 5);
+    const io::CheckpointSection loaded =
+        io::load_checkpoint_with_section(path, *other, "posterior");
+    EXPECT_EQ(loaded.metadata.at("kind"), "test");
+    ASSERT_EQ(loaded.entries.size(), 2u);
+    EXPECT_EQ(loaded.entries[0].first, "index");
+    EXPECT_EQ(loaded.entries[0].second.to_vector<std::int64_t>(),
+              (std::vector<std::int64_t>{3, 1}));
+    EXPECT_TRUE(test::all_close(other->parameters().theta(), net->parameters().theta(), 0, 0));
+
+    // Still a model checkpoint; not an optimizer one; unknown sections are refused.
+    auto plain = small_net(4, 9);
+    io::load_checkpoint(path, *plain);
+    EXPECT_TRUE(test::all_close(plain->parameters().theta(), net->parameters().theta(), 0, 0));
+    EXPECT_TRUE(test::throws_error([&] { io::load_training_checkpoint(path, *plain); },
+                                   {"no \"optimizer.*\" entries", "no optimizer state"}));
+    EXPECT_TRUE(
+        test::throws_error([&] { io::save_checkpoint_with_section(path, *net, "extras", extra); },
+                           {"unknown checkpoint section \"extras\""}));
+    std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace postr

@@ -6,12 +6,16 @@
 #include <cmath>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "postr/kernels/ops.h"
 #include "postr/nn/layers/activations.h"
+#include "postr/nn/layers/batch_norm2d.h"
+#include "postr/nn/layers/conv2d.h"
+#include "postr/nn/layers/flatten.h"
 #include "postr/nn/layers/linear.h"
 #include "postr/nn/layers/resnet.h"
 #include "postr/nn/layers/sequential.h"
@@ -76,6 +80,63 @@ TEST(SelectLastLayer, CoversExactlyTheFinalLinear) {
     EXPECT_EQ(v.back(), 25);
     auto net = nn::resnet18(10, 3, true, 0, DType::f32, Device::cpu(), 8);
     EXPECT_EQ(nn::select_last_layer(*net).numel(), 64 * 10 + 10);
+}
+
+// Conv2d(1, 2, 3) → BatchNorm2d(2) → Flatten → Linear(8, 3). θ: conv weight 0-17, conv bias
+// 18-19, BN weight 20-21, BN bias 22-23, linear weight 24-47, linear bias 48-50.
+std::unique_ptr<nn::Sequential> small_cnn() {
+    auto net = std::make_unique<nn::Sequential>(std::vector<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Conv2d>(1, 2, 3), std::make_shared<nn::BatchNorm2d>(2),
+        std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(8, 3)});
+    net->finalize(0, DType::f64);
+    return net;
+}
+
+std::vector<std::int64_t> range(std::int64_t begin, std::int64_t end) {
+    std::vector<std::int64_t> v;
+    for (std::int64_t i = begin; i < end; ++i) v.push_back(i);
+    return v;
+}
+
+std::vector<std::int64_t> joined(std::vector<std::vector<std::int64_t>> parts) {
+    std::vector<std::int64_t> v;
+    for (const auto& p : parts) v.insert(v.end(), p.begin(), p.end());
+    return v;
+}
+
+TEST(CandidateParameters, ExcludesBiasesAndNormalizationOnRequest) {
+    auto net = small_cnn();
+    ASSERT_EQ(net->num_parameters(), 51);
+    auto positions = [&](bool biases, bool normalization) {
+        return nn::candidate_parameters(*net, {.biases = biases, .normalization = normalization})
+            .to_vector<std::int64_t>();
+    };
+    EXPECT_EQ(positions(false, false), joined({range(0, 18), range(24, 48)}));
+    EXPECT_EQ(positions(true, false), joined({range(0, 20), range(24, 51)}));
+    EXPECT_EQ(positions(false, true), joined({range(0, 18), range(20, 48)}));
+    EXPECT_EQ(positions(true, true), range(0, 51));
+
+    // A rule over candidates maps back to θ positions, ascending.
+    const Tensor candidates = nn::candidate_parameters(*net, {false, false});
+    const Tensor chosen = Tensor::from_vector(std::vector<std::int64_t>{20, 1}, {2});
+    EXPECT_EQ(nn::select_within(candidates, chosen).to_vector<std::int64_t>(),
+              (std::vector<std::int64_t>{1, 26}));
+}
+
+TEST(GroupByLayer, NumbersSelectedLayersInThetaOrder) {
+    auto net = small_cnn();
+    const Tensor index = Tensor::from_vector(std::vector<std::int64_t>{50, 0, 21, 30, 19}, {5});
+    const nn::SubnetworkGroups groups = nn::group_by_layer(*net, index);
+    EXPECT_EQ(groups.names, (std::vector<std::string>{"0", "1", "3"}));
+    EXPECT_EQ(groups.group.to_vector<std::int64_t>(), (std::vector<std::int64_t>{2, 0, 1, 2, 0}));
+    // Only layers with a selected weight get a group.
+    const nn::SubnetworkGroups last =
+        nn::group_by_layer(*net, Tensor::from_vector(std::vector<std::int64_t>{48, 24}, {2}));
+    EXPECT_EQ(last.names, (std::vector<std::string>{"3"}));
+    EXPECT_EQ(last.group.to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 0}));
+    EXPECT_TRUE(test::throws_error(
+        [&] { nn::group_by_layer(*net, Tensor::from_vector(std::vector<std::int64_t>{51}, {1})); },
+        {"group_by_layer", "outside θ", "D = 51"}));
 }
 
 }  // namespace
