@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "postr/autodiff/anomaly.h"
 #include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
@@ -24,6 +25,19 @@ Node::Node(const char* name, std::vector<Edge> edges, VjpRule vjp, Shape out_sha
       vjp_(std::move(vjp)),
       out_shape_(std::move(out_shape)) {}
 
+void Node::check_cotangents(const Var& grad_out, const std::vector<Var>& grads) const {
+    for (std::size_t k = 0; k < grads.size(); ++k) {
+        if (!grads[k].defined() || all_finite(grads[k].value())) continue;
+        const bool incoming_finite = all_finite(grad_out.value());
+        throw Error(std::string("anomaly: backward of op ") + name_ +
+                    " produced a non-finite gradient for its input " + std::to_string(k) +
+                    (incoming_finite ? " from a finite incoming gradient"
+                                     : " (its incoming gradient was already non-finite)") +
+                    (scope_.empty() ? std::string() : "; the op was recorded in " + scope_) +
+                    ". Check the op's inputs at that point (e.g. sqrt or log near 0)");
+    }
+}
+
 std::vector<Var> Node::apply(const Var& grad_out) {
     POSTR_CHECK(vjp_, "backward of ", name_,
                 ": the graph was released by an earlier backward. Pass retain_graph=true to the "
@@ -35,8 +49,17 @@ std::vector<Var> Node::apply(const Var& grad_out) {
         impl->grad_fn = shared_from_this();
         out = Var(std::move(impl));
     }
-    std::vector<Var> grads = vjp_(grad_out, out);
+    const bool detect = anomaly_detection_enabled();
+    std::vector<Var> grads;
+    {
+        // In anomaly mode the rule's cotangents are checked below, as this op's backward: the
+        // ops inside the rule are not checked one by one (they would be reported by their own
+        // names, which say nothing about where the forward op was).
+        DetectAnomalyGuard rule_ops_unchecked(false);
+        grads = vjp_(grad_out, out);
+    }
     POSTR_ASSERT(grads.size() == edges_.size());
+    if (detect) check_cotangents(grad_out, grads);
     return grads;
 }
 

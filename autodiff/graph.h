@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "postr/autodiff/var.h"
@@ -41,13 +42,19 @@ class Node : public std::enable_shared_from_this<Node> {
     void save_output(const Tensor& out) { output_ = out; }
     // Frees the rule and what it saved.
     void release();
+    // Where the op was recorded (anomaly_scope() at the time; set only in anomaly mode).
+    const std::string& scope() const { return scope_; }
+    void set_scope(std::string scope) { scope_ = std::move(scope); }
 
   private:
+    void check_cotangents(const Var& grad_out, const std::vector<Var>& grads) const;
+
     const char* name_;
     std::vector<Edge> edges_;
     VjpRule vjp_;
     Shape out_shape_;
     Tensor output_;
+    std::string scope_;
 };
 
 // Whether ops record graph nodes on this thread (on by default).

@@ -1,7 +1,9 @@
 #include "postr/autodiff/record.h"
 
+#include "postr/autodiff/anomaly.h"
 #include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
+#include "postr/kernels/ops.h"
 
 namespace postr {
 namespace {
@@ -12,7 +14,28 @@ bool forward_enabled() { return tl_forward_enabled; }
 NoForwardGuard::NoForwardGuard() : previous_(tl_forward_enabled) { tl_forward_enabled = false; }
 NoForwardGuard::~NoForwardGuard() { tl_forward_enabled = previous_; }
 
+namespace {
+
+// Anomaly mode: the first op whose output is not finite stops the program, saying where.
+void check_output(const char* name, const Tensor& value, const std::vector<Var>& inputs) {
+    if (all_finite(value)) return;
+    bool inputs_finite = true;
+    for (const Var& x : inputs)
+        inputs_finite = inputs_finite && (!x.defined() || all_finite(x.value()));
+    const std::string scope = anomaly_scope();
+    throw Error(
+        std::string("anomaly: op ") + name + " produced non-finite values (output " +
+        to_string(value.shape()) + ")" +
+        (inputs_finite ? " from finite inputs" : " from inputs that were already non-finite") +
+        (scope.empty() ? std::string() : ", in " + scope) +
+        ". Check this op's inputs (log of 0, division by 0, overflow in exp) or the data");
+}
+
+}  // namespace
+
 Var record_op(const char* name, Tensor value, const std::vector<Var>& inputs, OpRules rules) {
+    const bool detect = anomaly_detection_enabled();
+    if (detect) check_output(name, value, inputs);
     Var out(std::move(value));
     bool needs_node = false, has_tangent = false;
     for (const Var& x : inputs) {
@@ -33,6 +56,7 @@ Var record_op(const char* name, Tensor value, const std::vector<Var>& inputs, Op
         auto node =
             std::make_shared<Node>(name, std::move(edges), std::move(rules.vjp), out.shape());
         if (rules.saves_output) node->save_output(out.value());
+        if (detect) node->set_scope(anomaly_scope());
         out.impl()->grad_fn = std::move(node);
     }
     if (has_tangent && forward_enabled()) {

@@ -29,6 +29,14 @@ namespace detail {
          n, "], batch index ", batch, "). Pass the factor returned by cholesky");
 }
 
+// The error both devices raise when syevd reports info > 0 (no convergence) for batch `batch`.
+[[noreturn]] inline void throw_eigh_not_converged(std::int64_t info, std::int64_t n,
+                                                  std::int64_t batch) {
+    fail("eigh: the eigensolver did not converge: ", info,
+         " off-diagonal elements did not reach zero (matrix [", n, ", ", n, "], batch index ",
+         batch, "). Check the input for NaN or infinite values, or rescale it");
+}
+
 }  // namespace detail
 
 // Shapes below: a batch of matrices over leading dims. Unless said otherwise an input's batch
@@ -51,6 +59,10 @@ void symmetrize_lower(const Tensor& c);
 void cholesky_logdet(const Tensor& l, const Tensor& out);
 // out ← (l·lᵀ)⁻¹, full and symmetric; l, out: [..., n, n]. Throws on a zero diagonal.
 void cholesky_inverse(const Tensor& l, const Tensor& out);
+// w ← eigenvalues (ascending), v ← eigenvectors (columns) of the symmetric a (lower triangle
+// read); a: [..., n, n] any strides, w: [..., n], v: [..., n, n] contiguous. Throws on no
+// convergence.
+void eigh(const Tensor& a, const Tensor& w, const Tensor& v);
 }  // namespace cpu
 
 namespace cuda {
@@ -62,6 +74,7 @@ void syrk(const Tensor& c, const Tensor& a, double alpha, double beta);
 void symmetrize_lower(const Tensor& c);
 void cholesky_logdet(const Tensor& l, const Tensor& out);
 void cholesky_inverse(const Tensor& l, const Tensor& out);
+void eigh(const Tensor& a, const Tensor& w, const Tensor& v);
 }  // namespace cuda
 
 }  // namespace postr

@@ -227,6 +227,15 @@ void symmetrize_lower_(Tensor& c);
 Tensor cholesky_logdet(const Tensor& l);
 // A⁻¹ (full, symmetric) from A's Cholesky factor: [..., n, n] → [..., n, n].
 Tensor cholesky_inverse(const Tensor& l);
+struct EighResult {
+    Tensor eigenvalues;   // [..., n], ascending
+    Tensor eigenvectors;  // [..., n, n], orthonormal columns: A = V·diag(w)·Vᵀ
+};
+// Eigendecomposition of a symmetric A (only the lower triangle is read), by LAPACK syevd on the
+// CPU and cuSOLVER syevd on CUDA: [..., n, n] → {[..., n], [..., n, n]}. Each eigenvector's
+// sign is whatever the solver returns (it may differ between devices). Throws postr::Error when
+// the solver does not converge, naming the batch index.
+EighResult eigh(const Tensor& a);
 
 // ============================== top-k ==============================
 // The k largest (or smallest) elements of a 1-D tensor (D up to 1e8) and their indices (i64),

@@ -196,4 +196,18 @@ Tensor cholesky_inverse(const Tensor& l) {
     return out;
 }
 
+EighResult eigh(const Tensor& a) {
+    check_floating_operand("eigh", "a", a, 2);
+    check_square("eigh", "a", a);
+    check_blas_dims("eigh", a);
+    const std::int64_t n = a.size(-1);
+    EighResult r;
+    r.eigenvalues = Tensor::empty(concat_shape(batch_of(a.shape()), {n}), a.dtype(), a.device());
+    r.eigenvectors = Tensor::empty(a.shape(), a.dtype(), a.device());
+    detail::dispatch(
+        "eigh", a, [&] { cpu::eigh(a, r.eigenvalues, r.eigenvectors); },
+        [&] { cuda::eigh(a, r.eigenvalues, r.eigenvectors); });
+    return r;
+}
+
 }  // namespace postr

@@ -1,5 +1,6 @@
 #include "postr/nn/module.h"
 
+#include "postr/autodiff/anomaly.h"
 #include "postr/core/error.h"
 
 namespace postr::nn {
@@ -63,7 +64,20 @@ void Module::collect_buffers(const std::string& prefix,
     for (auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
 }
 
+Var Module::operator()(const Var& x) {
+    if (!anomaly_detection_enabled()) return forward(x);
+    AnomalyScope scope(path_);
+    return forward(x);
+}
+
+void Module::assign_paths(const std::string& path) {
+    path_ = path.empty() ? "model" : path;
+    for (auto& [name, child] : children_)
+        child->assign_paths(path.empty() ? name : path + "." + name);
+}
+
 void Module::finalize(std::uint64_t seed, DType dtype, Device device) {
+    assign_paths("");
     std::vector<std::pair<std::string, ParamSlot*>> slots;
     collect_slots("", slots);
     std::vector<std::pair<std::string, Shape>> layout;

@@ -38,7 +38,9 @@ class Module {
     // The layer's computation. Throws if the module has not been finalized (directly or as
     // part of a finalized parent).
     virtual Var forward(const Var& x) = 0;
-    Var operator()(const Var& x) { return forward(x); }
+    // Runs forward; in anomaly mode (autodiff/anomaly.h) under a scope naming this module's
+    // path in the finalized tree ("layer1.0.conv1"; "model" for the root).
+    Var operator()(const Var& x);
 
     // Training mode (default) or evaluation mode, for this module and all its children.
     void train(bool on = true);
@@ -107,7 +109,10 @@ class Module {
     void collect_buffers(const std::string& prefix,
                          std::vector<std::pair<std::string, Tensor*>>& out);
 
+    void assign_paths(const std::string& path);
+
     bool training_ = true;
+    std::string path_ = "model";  // set by the root's finalize()
     std::vector<ParamSlot> slots_;
     std::vector<std::pair<std::string, Tensor>> buffers_;
     std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -1,17 +1,42 @@
-// linalg kernels on the CPU: LAPACK potrf/potri and BLAS trsm/syrk, one call per matrix.
+// linalg kernels on the CPU: LAPACK potrf/potri/syevd and BLAS trsm/syrk, one call per matrix.
 // Row-major buffers are handed to the column-major routines as their transposes: a row-major
 // lower triangle is a column-major upper triangle, hence the 'U's below.
 #include "postr/kernels/linalg.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "postr/core/strided_loop.h"
 #include "postr/core/thread_pool.h"
 #include "postr/kernels/cpu/blas.h"
 #include "postr/kernels/matmul.h"
 
+// LAPACK's divide-and-conquer symmetric eigensolver, declared like the routines in blas.h (any
+// LAPACK provides it; no lapacke.h needed).
+extern "C" {
+void ssyevd_(const char* jobz, const char* uplo, const int* n, float* a, const int* lda, float* w,
+             float* work, const int* lwork, int* iwork, const int* liwork, int* info, std::size_t,
+             std::size_t);
+void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+             double* work, const int* lwork, int* iwork, const int* liwork, int* info, std::size_t,
+             std::size_t);
+}
+
 namespace postr::cpu {
 namespace {
+
+void syevd(int n, float* a, float* w, float* work, int lwork, int* iwork, int liwork, int* info) {
+    const char jobz = 'V', uplo = 'U';
+    ssyevd_(&jobz, &uplo, &n, a, &n, w, work, &lwork, iwork, &liwork, info, 1, 1);
+}
+void syevd(int n, double* a, double* w, double* work, int lwork, int* iwork, int liwork,
+           int* info) {
+    const char jobz = 'V', uplo = 'U';
+    dsyevd_(&jobz, &uplo, &n, a, &n, w, work, &lwork, iwork, &liwork, info, 1, 1);
+}
 
 // Offsets of each matrix of t: [..., R, C] over its batch dims (stride 0 where broadcast).
 StridedPlan<1> batch_plan(const Tensor& t) {
@@ -158,6 +183,37 @@ void cholesky_inverse_typed(const Tensor& l, const Tensor& out) {
     symmetrize_lower_typed<T>(out);
 }
 
+// v holds a copy of a (row-major, so its lower triangle is the column-major upper one, 'U');
+// syevd overwrites it with the eigenvectors as column-major columns, i.e. row-major Vᵀ, which a
+// transpose in place turns into V.
+template <class T>
+void eigh_typed(const Tensor& a, const Tensor& w, const Tensor& v) {
+    const std::int64_t n = v.size(-1);
+    if (v.numel() == 0) return;
+    Tensor(v).copy_(a);
+    T* vbase = v.data<T>();
+    T* wbase = w.data<T>();
+    const std::int64_t batches = v.numel() / (n * n);
+    const int ni = static_cast<int>(n);
+    blas::bind_threads();
+    // Workspace query once: the sizes depend on n only.
+    T work_size = T(0);
+    int iwork_size = 0, info = 0;
+    syevd(ni, vbase, wbase, &work_size, -1, &iwork_size, -1, &info);
+    POSTR_ASSERT(info == 0);
+    std::vector<T> work(static_cast<std::size_t>(std::max<double>(1.0, work_size)));
+    std::vector<int> iwork(static_cast<std::size_t>(std::max(1, iwork_size)));
+    for (std::int64_t b = 0; b < batches; ++b) {
+        T* m = vbase + b * n * n;
+        syevd(ni, m, wbase + b * n, work.data(), static_cast<int>(work.size()), iwork.data(),
+              static_cast<int>(iwork.size()), &info);
+        if (info > 0) postr::detail::throw_eigh_not_converged(info, n, b);
+        POSTR_ASSERT(info == 0);
+        for (std::int64_t i = 0; i < n; ++i)
+            for (std::int64_t j = i + 1; j < n; ++j) std::swap(m[i * n + j], m[j * n + i]);
+    }
+}
+
 }  // namespace
 
 void cholesky(const Tensor& a, const Tensor& l) {
@@ -195,6 +251,10 @@ void cholesky_logdet(const Tensor& l, const Tensor& out) {
 
 void cholesky_inverse(const Tensor& l, const Tensor& out) {
     visit_floating(l.dtype(), [&]<class T>() { cholesky_inverse_typed<T>(l, out); });
+}
+
+void eigh(const Tensor& a, const Tensor& w, const Tensor& v) {
+    visit_floating(v.dtype(), [&]<class T>() { eigh_typed<T>(a, w, v); });
 }
 
 }  // namespace postr::cpu

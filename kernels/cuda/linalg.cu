@@ -1,5 +1,5 @@
-// linalg kernels on CUDA: cuSOLVER potrf/potri and cuBLAS trsm/syrk, one call per matrix, with
-// the same row-major ↔ column-major mapping as cpu/linalg.cpp (a row-major lower triangle is a
+// linalg kernels on CUDA: cuSOLVER potrf/potri/syevd and cuBLAS trsm/syrk, one call per matrix,
+// with the same row-major ↔ column-major mapping as cpu/linalg.cpp (a row-major lower triangle is a
 // column-major upper one). potrf/potri statuses are read back once per op, after all batches,
 // and become the same errors as on the CPU.
 #include <algorithm>
@@ -85,6 +85,27 @@ cusolverStatus_t potri_call(cusolverDnHandle_t h, int n, double* a, double* work
     return cusolverDnDpotri(h, CUBLAS_FILL_MODE_UPPER, n, a, n, work, lwork, info);
 }
 
+cusolverStatus_t syevd_buffer(cusolverDnHandle_t h, int n, const float* a, const float* w,
+                              int* lwork) {
+    return cusolverDnSsyevd_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, n, a, n,
+                                       w, lwork);
+}
+cusolverStatus_t syevd_buffer(cusolverDnHandle_t h, int n, const double* a, const double* w,
+                              int* lwork) {
+    return cusolverDnDsyevd_bufferSize(h, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, n, a, n,
+                                       w, lwork);
+}
+cusolverStatus_t syevd_call(cusolverDnHandle_t h, int n, float* a, float* w, float* work, int lwork,
+                            int* info) {
+    return cusolverDnSsyevd(h, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, n, a, n, w, work,
+                            lwork, info);
+}
+cusolverStatus_t syevd_call(cusolverDnHandle_t h, int n, double* a, double* w, double* work,
+                            int lwork, int* info) {
+    return cusolverDnDsyevd(h, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_UPPER, n, a, n, w, work,
+                            lwork, info);
+}
+
 // --- Small kernels -----------------------------------------------------------------------------
 
 enum class TriangleOp { zero_upper, copy_lower_to_upper, scale_lower };
@@ -116,6 +137,22 @@ void triangle(const Tensor& c, TriangleOp mode, T beta = T(0)) {
     triangle_kernel<T><<<grid_for(plan.numel * n * n), kBlockSize, 0, stream_for(c)>>>(
         plan, n, c.stride(-2), c.stride(-1), c.data<T>(), mode, beta);
     POSTR_CHECK_LAUNCH("triangle_kernel");
+}
+
+// Transposes each contiguous [n, n] matrix of the batch in place: one thread per element above
+// the diagonal swaps it with its mirror, so no element is touched twice.
+template <class T>
+__global__ void transpose_square_kernel(std::int64_t batches, std::int64_t n, T* m) {
+    const std::int64_t per = n * n;
+    POSTR_GRID_STRIDE_LOOP(idx, batches * per) {
+        const std::int64_t i = (idx % per) / n, j = idx % n;
+        if (j > i) {
+            T* base = m + (idx / per) * per;
+            const T upper = base[i * n + j];
+            base[i * n + j] = base[j * n + i];
+            base[j * n + i] = upper;
+        }
+    }
 }
 
 // One block per matrix: each thread sums its share of log l_ii in f64, then a fixed tree in
@@ -266,6 +303,34 @@ void cholesky_inverse_typed(const Tensor& l, const Tensor& out) {
     triangle<T>(out, TriangleOp::copy_lower_to_upper);
 }
 
+// As on the CPU: v holds a copy of a (row-major lower = column-major upper); syevd leaves the
+// eigenvectors as column-major columns (row-major Vᵀ), transposed in place after all batches.
+template <class T>
+void eigh_typed(const Tensor& a, const Tensor& w, const Tensor& v) {
+    const std::int64_t n = v.size(-1);
+    if (v.numel() == 0) return;
+    Tensor(v).copy_(a);
+    const std::int64_t batches = v.numel() / (n * n);
+    const int ni = static_cast<int>(n);
+    cusolverDnHandle_t handle = cusolver_handle(v.device().index);
+    T* vbase = v.data<T>();
+    T* wbase = w.data<T>();
+    int lwork = 0;
+    POSTR_CUSOLVER_CHECK(syevd_buffer(handle, ni, vbase, wbase, &lwork));
+    const Tensor work = Tensor::empty({std::max(lwork, 1)}, v.dtype(), v.device());
+    const Tensor infos = info_buffer(batches, v.device());
+    int* info = static_cast<int*>(infos.data_ptr());
+    for (std::int64_t b = 0; b < batches; ++b)
+        POSTR_CUSOLVER_CHECK(syevd_call(handle, ni, vbase + b * n * n, wbase + b * n,
+                                        work.data<T>(), lwork, info + b));
+    const auto [failed, batch] = first_failure(infos, batches);
+    if (failed > 0) postr::detail::throw_eigh_not_converged(failed, n, batch);
+    POSTR_ASSERT(failed == 0);
+    transpose_square_kernel<T>
+        <<<grid_for(batches * n * n), kBlockSize, 0, stream_for(v)>>>(batches, n, vbase);
+    POSTR_CHECK_LAUNCH("transpose_square_kernel");
+}
+
 }  // namespace
 
 void cholesky(const Tensor& a, const Tensor& l) {
@@ -303,6 +368,10 @@ void cholesky_logdet(const Tensor& l, const Tensor& out) {
 
 void cholesky_inverse(const Tensor& l, const Tensor& out) {
     visit_floating(l.dtype(), [&]<class T>() { cholesky_inverse_typed<T>(l, out); });
+}
+
+void eigh(const Tensor& a, const Tensor& w, const Tensor& v) {
+    visit_floating(v.dtype(), [&]<class T>() { eigh_typed<T>(a, w, v); });
 }
 
 }  // namespace postr::cuda

@@ -14,7 +14,7 @@ void Sequential::push_back(std::shared_ptr<Module> module) {
 
 Var Sequential::forward(const Var& x) {
     Var y = x;
-    for (const auto& [name, child] : children()) y = child->forward(y);
+    for (const auto& [name, child] : children()) y = (*child)(y);
     return y;
 }
 

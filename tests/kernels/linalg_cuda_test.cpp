@@ -282,6 +282,44 @@ TEST_P(LinalgCudaDtype, SymmetrizeLogdetAndInverseMatchCpu) {
                            {"cholesky_inverse: l is singular: diagonal element 2 is zero"}));
 }
 
+TEST_P(LinalgCudaDtype, EighMatchesCpuUpToEigenvectorSigns) {
+    POSTR_REQUIRE_CUDA();
+    const DType dt = GetParam();
+    const double eps = eps_of(dt);
+    const std::int64_t n = 16, batches = 3;
+    // (B + Bᵀ)/2 for B uniform in [-1, 1]: symmetric, indefinite, ‖A‖₂ ≤ n.
+    const Tensor b = random_tensor({batches, n, n}, DType::f64, 400);
+    const Tensor a = mul(add(b, b.transpose(-1, -2)), 0.5).to(dt);
+    const EighResult cpu = eigh(a);
+    const EighResult gpu = eigh(a.to(kGpu));
+    ASSERT_TRUE(gpu.eigenvalues.is_cuda() && gpu.eigenvectors.is_cuda());
+    // Eigenvalues are perturbed by at most ~n·ε·‖A‖₂ on each device (Weyl), so they agree
+    // within twice that, with a factor 4 for the solvers' constants.
+    EXPECT_TRUE(parity(gpu.eigenvalues, cpu.eigenvalues, 8.0 * static_cast<double>(n),
+                       static_cast<double>(n)));
+    const Tensor vg = gpu.eigenvectors.to(kCpu), vc = cpu.eigenvectors;
+    const Tensor wg = gpu.eigenvalues.to(kCpu);
+    // Reconstruction and orthonormality of the GPU's result, as the CPU test checks them.
+    const Tensor rebuilt = matmul(mul(vg, wg.unsqueeze(-2)), vg.transpose(-1, -2));
+    EXPECT_TRUE(test::all_close(rebuilt, a, 0, 4.0 * static_cast<double>(n * n) * eps));
+    const Tensor gram = matmul(vg.transpose(-1, -2), vg);
+    EXPECT_TRUE(test::all_close(gram, eye(n, dt).expand({batches, n, n}), 0,
+                                4.0 * static_cast<double>(n) * eps));
+    // Eigenvectors of simple eigenvalues are unique up to sign: |v_cpu · v_gpu| = 1 per column,
+    // with an error ~ n·ε·‖A‖/gap. The seed gives gaps above 1e-3 (checked), so 1 − |dot| is
+    // far below the tolerance, which still catches a wrong or permuted column.
+    const std::vector<double> w = cpu.eigenvalues.to_vector<double>();
+    for (std::int64_t p = 0; p < batches; ++p)
+        for (std::int64_t i = 0; i + 1 < n; ++i)
+            ASSERT_GT(w[ix(p * n + i + 1)] - w[ix(p * n + i)], 1e-3) << "seed gives a tiny gap";
+    const std::vector<double> dots = sum(mul(vg, vc), {-2}).to_vector<double>();  // [B, n]
+    for (std::size_t j = 0; j < dots.size(); ++j)
+        EXPECT_NEAR(std::abs(dots[j]), 1.0, 1e4 * static_cast<double>(n) * eps) << "column " << j;
+    // The 0×0 and empty-batch cases launch nothing.
+    EXPECT_EQ(eigh(Tensor::zeros({0, 0}, dt, kGpu)).eigenvalues.numel(), 0);
+    EXPECT_EQ(eigh(Tensor::zeros({0, 3, 3}, dt, kGpu)).eigenvectors.numel(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(F32AndF64, LinalgCudaDtype, ::testing::Values(DType::f32, DType::f64),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 

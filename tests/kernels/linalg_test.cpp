@@ -1,6 +1,7 @@
 // Cholesky and the ops built on it, on the CPU, against naive f64 references: reconstruction
 // L·Lᵀ = A, residuals of solves, the failing minor of indefinite inputs, 0×0 / 1×1 / batched /
-// non-contiguous inputs, syrk_ leaving the upper triangle alone, logdet and inverse.
+// non-contiguous inputs, syrk_ leaving the upper triangle alone, logdet and inverse; eigh's
+// reconstruction A = V·diag(w)·Vᵀ, orthonormality and analytic 2×2 / 3×3 cases.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -426,6 +427,161 @@ TEST_P(LinalgDtype, CholeskyInverseRejectsZeroDiagonal) {
     EXPECT_TRUE(test::throws_error(
         [&] { cholesky_inverse(l); },
         {"cholesky_inverse: l is singular: diagonal element 2 is zero", "[3, 3]"}));
+}
+
+// ============================== eigh ==============================
+
+// (B + Bᵀ)/2 for B uniform in [-1, 1]: symmetric and indefinite; shape [..., n, n].
+Tensor symmetric(const Shape& shape, DType dtype, std::uint64_t seed) {
+    const std::int64_t n = shape.back();
+    const Vec b = random_tensor(shape, DType::f64, seed).to_vector<double>();
+    const std::int64_t batches = n == 0 ? 0 : static_cast<std::int64_t>(b.size()) / (n * n);
+    const Vec bt = transposed(b, batches, n, n);
+    Vec a(b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = 0.5 * (b[i] + bt[i]);
+    return Tensor::from_vector(a, shape).to(dtype);
+}
+
+// A = V·diag(w)·Vᵀ, VᵀV = I and w ascending, for every matrix of a batch. syevd is backward
+// stable: the reconstruction error is a modest multiple of n·ε·‖A‖ (Golub & Van Loan 8.4; the
+// constant 4 covers the O(n) rounding of the test's own products), and VᵀV − I of n·ε.
+void expect_eigh(const Tensor& a, const EighResult& r) {
+    const std::int64_t n = a.size(-1), batches = n == 0 ? 0 : a.numel() / (n * n);
+    ASSERT_EQ(r.eigenvectors.shape(), a.shape());
+    Shape wshape(a.shape().begin(), a.shape().end() - 1);
+    ASSERT_EQ(r.eigenvalues.shape(), wshape);
+    const double eps = eps_of(a.dtype());
+    const Vec av = a.to_vector<double>(), v = r.eigenvectors.to_vector<double>(),
+              w = r.eigenvalues.to_vector<double>();
+    const Vec vt = transposed(v, batches, n, n);
+    Vec vw(v.size());
+    for (std::int64_t p = 0; p < batches; ++p)
+        for (std::int64_t i = 0; i < n; ++i)
+            for (std::int64_t j = 0; j < n; ++j)
+                vw[ix((p * n + i) * n + j)] = v[ix((p * n + i) * n + j)] * w[ix(p * n + j)];
+    const Vec rebuilt = product(vw, vt, batches, n, n, n);
+    const Vec gram = product(vt, v, batches, n, n, n);
+    for (std::int64_t p = 0; p < batches; ++p) {
+        double norm = 0;
+        for (std::int64_t i = 0; i < n * n; ++i)
+            norm += av[ix(p * n * n + i)] * av[ix(p * n * n + i)];
+        norm = std::max(std::sqrt(norm), 1.0);
+        for (std::int64_t i = 0; i < n; ++i) {
+            if (i + 1 < n) {
+                EXPECT_LE(w[ix(p * n + i)], w[ix(p * n + i + 1)]) << "batch " << p;
+            }
+            for (std::int64_t j = 0; j < n; ++j) {
+                const std::size_t e = ix((p * n + i) * n + j);
+                EXPECT_NEAR(rebuilt[e], av[e], 4.0 * static_cast<double>(n) * eps * norm)
+                    << "batch " << p << " (" << i << ", " << j << ")";
+                EXPECT_NEAR(gram[e], i == j ? 1.0 : 0.0, 4.0 * static_cast<double>(n) * eps)
+                    << "batch " << p << " (" << i << ", " << j << ")";
+            }
+        }
+    }
+}
+
+TEST_P(LinalgDtype, EighReconstructsSymmetricInput) {
+    for (std::int64_t n : {1, 2, 5, 33, 100}) {
+        SCOPED_TRACE(testing::Message() << "n=" << n);
+        const Tensor a = symmetric({n, n}, GetParam(), 300 + static_cast<std::uint64_t>(n));
+        expect_eigh(a, eigh(a));
+    }
+    // Positive definite input: every eigenvalue in [n, ~2n] (see spd).
+    const Tensor a = spd({12, 12}, GetParam(), 301);
+    const EighResult r = eigh(a);
+    expect_eigh(a, r);
+    EXPECT_GE(r.eigenvalues.to_vector<double>().front(), 12.0 * (1 - 100 * eps_of(GetParam())));
+}
+
+TEST_P(LinalgDtype, EighMatchesAnalyticCases) {
+    const double tol = 16 * eps_of(GetParam());  // a few ulp of O(1) values
+    // [[2, 1], [1, 2]]: eigenvalues 1 and 3, eigenvectors (1, −1)/√2 and (1, 1)/√2.
+    const EighResult r2 = eigh(Tensor::from_vector(Vec{2, 1, 1, 2}, {2, 2}).to(GetParam()));
+    EXPECT_TRUE(test::all_close(r2.eigenvalues, Tensor::from_vector(Vec{1, 3}, {2}).to(GetParam()),
+                                0, tol));
+    const Vec v2 = r2.eigenvectors.to_vector<double>();
+    const double h = 1 / std::sqrt(2.0);
+    // Column j is ±(expected column j): compare after fixing the sign by the first entry.
+    EXPECT_NEAR(std::abs(v2[0]), h, tol);
+    EXPECT_NEAR(v2[2], -v2[0], tol);
+    EXPECT_NEAR(std::abs(v2[1]), h, tol);
+    EXPECT_NEAR(v2[3], v2[1], tol);
+    // The second-difference matrix tridiag(−1, 2, −1) of order 3: eigenvalues 2 − √2, 2, 2 + √2
+    // with eigenvectors (1, √2, 1)/2, (1, 0, −1)/√2, (1, −√2, 1)/2.
+    const EighResult r3 =
+        eigh(Tensor::from_vector(Vec{2, -1, 0, -1, 2, -1, 0, -1, 2}, {3, 3}).to(GetParam()));
+    const double s = std::sqrt(2.0);
+    EXPECT_TRUE(test::all_close(
+        r3.eigenvalues, Tensor::from_vector(Vec{2 - s, 2, 2 + s}, {3}).to(GetParam()), 0, tol));
+    const Vec v3 = r3.eigenvectors.to_vector<double>();
+    const Vec want[3] = {{0.5, s / 2, 0.5}, {h, 0, -h}, {0.5, -s / 2, 0.5}};
+    for (int j = 0; j < 3; ++j) {
+        const double sign = v3[ix(j)] < 0 ? -1.0 : 1.0;
+        for (int i = 0; i < 3; ++i)
+            EXPECT_NEAR(sign * v3[ix(i * 3 + j)], want[j][ix(i)], tol) << "column " << j;
+    }
+}
+
+TEST_P(LinalgDtype, EighIsBatchedAndAcceptsAnyLayout) {
+    const Tensor a = symmetric({2, 3, 6, 6}, GetParam(), 310);
+    const EighResult r = eigh(a);
+    expect_eigh(a, r);
+    // Each batch entry is decomposed on its own: the same LAPACK call on the same values.
+    for (std::int64_t p = 0; p < 2; ++p)
+        for (std::int64_t q = 0; q < 3; ++q) {
+            const EighResult one = eigh(a[p][q].contiguous());
+            EXPECT_TRUE(test::all_close(r.eigenvalues[p][q], one.eigenvalues, 0, 0));
+            EXPECT_TRUE(test::all_close(r.eigenvectors[p][q], one.eigenvectors, 0, 0));
+        }
+    for (const Tensor& other : {test::transposed_copy(a), test::strided_copy(a)}) {
+        const EighResult o = eigh(other);
+        EXPECT_TRUE(test::all_close(o.eigenvalues, r.eigenvalues, 0, 0));
+        EXPECT_TRUE(test::all_close(o.eigenvectors, r.eigenvectors, 0, 0));
+    }
+    const Tensor single = symmetric({5, 5}, GetParam(), 311);
+    const EighResult b = eigh(single.expand({3, 5, 5}));
+    const EighResult s = eigh(single);
+    for (std::int64_t p = 0; p < 3; ++p)
+        EXPECT_TRUE(test::all_close(b.eigenvectors[p], s.eigenvectors, 0, 0));
+}
+
+TEST_P(LinalgDtype, EighReadsOnlyTheLowerTriangle) {
+    const Tensor a = symmetric({7, 7}, GetParam(), 320);
+    Vec garbage = a.to_vector<double>();
+    for (std::int64_t i = 0; i < 7; ++i)
+        for (std::int64_t j = i + 1; j < 7; ++j) garbage[ix(i * 7 + j)] = 1e3;
+    const EighResult r = eigh(a);
+    const EighResult g = eigh(Tensor::from_vector(garbage, {7, 7}).to(GetParam()));
+    EXPECT_TRUE(test::all_close(g.eigenvalues, r.eigenvalues, 0, 0));
+    EXPECT_TRUE(test::all_close(g.eigenvectors, r.eigenvectors, 0, 0));
+}
+
+TEST_P(LinalgDtype, EighHandlesEmptyInputs) {
+    const EighResult r0 = eigh(Tensor::zeros({0, 0}, GetParam()));
+    EXPECT_EQ(r0.eigenvalues.shape(), (Shape{0}));
+    EXPECT_EQ(r0.eigenvectors.shape(), (Shape{0, 0}));
+    const EighResult rb = eigh(Tensor::zeros({0, 4, 4}, GetParam()));
+    EXPECT_EQ(rb.eigenvalues.shape(), (Shape{0, 4}));
+    EXPECT_EQ(rb.eigenvectors.shape(), (Shape{0, 4, 4}));
+    const EighResult r1 = eigh(Tensor::full({1, 1}, -2.5, GetParam()));
+    EXPECT_EQ(r1.eigenvalues.item(), -2.5);
+    EXPECT_EQ(std::abs(r1.eigenvectors.item()), 1.0);
+}
+
+TEST(Linalg, EighRejectsBadArguments) {
+    EXPECT_TRUE(test::throws_error(
+        [] {
+            eigh(Tensor::zeros({3, 4}));
+        },
+        {"eigh", "a", "square", "[3, 4]"}));
+    EXPECT_TRUE(test::throws_error([] { eigh(Tensor::zeros({3})); },
+                                   {"eigh", "a", "rank at least 2", "[3]"}));
+    EXPECT_TRUE(test::throws_error(
+        [] {
+            eigh(Tensor::zeros({2, 2}, DType::i64));
+        },
+        {"eigh", "a", "f32 or f64"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(F32AndF64, LinalgDtype, ::testing::Values(DType::f32, DType::f64),
