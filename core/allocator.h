@@ -27,6 +27,13 @@ void reset_peak_memory(Device device);
 // Returns every cached, unused block on `device` to the system.
 void empty_cache(Device device);
 
+// Caps the bytes in use on `device` (0, the default: no cap). An allocation that would take
+// in_use past the cap throws OutOfMemory exactly as a real shortage does: for sharing a device
+// with other work (as PyTorch's set_per_process_memory_fraction), and for testing the paths that
+// recover from a shortage. The check is per allocation, not atomic across threads.
+void set_memory_limit(Device device, std::size_t bytes);
+std::size_t memory_limit(Device device);
+
 namespace detail {
 void* cpu_allocate(std::size_t nbytes);
 void cpu_deallocate(void* ptr, std::size_t nbytes);

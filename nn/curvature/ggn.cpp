@@ -170,7 +170,19 @@ DenseCurvature::DenseCurvature(Module& model, CurvatureOptions options, const Te
     // Planned once (index checked, sorted and split by layer), not per chunk.
     if (index.defined()) plan_ = std::make_shared<detail::SubsetPlan>(index, p.size(), p.device());
     const std::int64_t s = index.defined() ? index.numel() : p.size();
-    lower_ = Tensor::zeros({s, s}, p.dtype(), p.device());
+    try {
+        lower_ = Tensor::zeros({s, s}, p.dtype(), p.device());
+    } catch (const OutOfMemory& e) {
+        const double gib = static_cast<double>(s) * static_cast<double>(s) *
+                           static_cast<double>(itemsize(p.dtype())) / (1 << 30);
+        throw OutOfMemory(
+            postr::detail::concat("DenseCurvature: the ", s, "×", s, " ", dtype_name(p.dtype()),
+                                  " curvature matrix (", gib, " GiB) does not fit on ",
+                                  p.device().name(), " (", e.what(),
+                                  "). Choose a smaller subnetwork S (memory "
+                                  "grows as S²), or f32"),
+            e.requested(), e.available());
+    }
 }
 
 void DenseCurvature::accumulate(const Tensor& x, const Tensor& targets) {
@@ -190,13 +202,35 @@ void DenseCurvature::accumulate(const Tensor& x, const Tensor& targets) {
         // kMaxChunkSamples samples per pass keep them bounded for conv nets.
         chunk = std::clamp<std::int64_t>(kChunkBytes / bytes_per_sample, 1, kMaxChunkSamples);
     }
-    for_each_chunk(x, targets, chunk, [&](const Tensor& xc, const Tensor& yc) {
-        const Tensor v = detail::row_jacobians(
-            model_, xc,
-            [&](const Tensor& outputs) { return curvature_rows(options_, gen_, outputs, yc); },
-            plan_.get());
+    // A chunk whose Jacobian rows do not fit is retried in halves, down to one sample, so a
+    // shortage (a busy GPU) costs time rather than the fit; the accumulator only ever receives
+    // complete chunks. Monte Carlo rows of a retried chunk are fresh draws.
+    const std::int64_t n = x.size(0);
+    for (std::int64_t start = 0; start < n;) {
+        const std::int64_t len = std::min(chunk, n - start);
+        const Tensor xc = x.narrow(0, start, len);
+        const Tensor yc = targets.defined() ? targets.narrow(0, start, len) : targets;
+        Tensor v;
+        try {
+            v = detail::row_jacobians(
+                model_, xc,
+                [&](const Tensor& outputs) { return curvature_rows(options_, gen_, outputs, yc); },
+                plan_.get());
+        } catch (const OutOfMemory& e) {
+            if (len == 1)
+                throw OutOfMemory(
+                    postr::detail::concat("DenseCurvature::accumulate: even one sample's "
+                                          "Jacobian rows over S = ",
+                                          s, " do not fit (", e.what(),
+                                          "). Choose a smaller subnetwork S"),
+                    e.requested(), e.available());
+            chunk = len / 2;
+            continue;
+        }
         syrk_(lower_, v.reshape({-1, s}));
-    });
+        start += len;
+    }
+    options_.chunk_size = chunk;  // later batches start from the chunk that fitted
     num_samples_ += x.size(0);
 }
 

@@ -69,6 +69,9 @@ class DiagonalCurvature {
 // The dense S×S GGN / Fisher over a subnetwork θ[index] (i64 [S], any order: rows and columns
 // follow it), accumulated batch by batch with one SYRK per chunk of samples into one buffer.
 // An undefined index means all D weights (only sensible for small models: D² memory).
+// Memory: an S×S matrix that does not fit throws OutOfMemory naming S, the size and what to do;
+// a chunk of samples whose Jacobian rows do not fit is retried in halves (and later batches keep
+// the smaller chunk), so a shortage costs time, not the fit.
 class DenseCurvature {
   public:
     DenseCurvature(Module& model, CurvatureOptions options = {}, const Tensor& index = Tensor());
