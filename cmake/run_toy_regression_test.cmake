@@ -1,0 +1,31 @@
+# ctest example.toy_regression: a short run of examples/toy_regression (few training steps) must
+# exit 0, print its table and write predictions.csv, summary.csv and plot.svg with content.
+file(REMOVE_RECURSE ${WORK})
+execute_process(COMMAND ${EXE} --out-dir ${WORK} --epochs 200 --points 20 --threads 2
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "toy_regression failed (${rc}):\n${out}\n${err}")
+endif()
+if(NOT out MATCHES "Wasserstein 1%")
+  message(FATAL_ERROR "toy_regression printed no Wasserstein row:\n${out}")
+endif()
+foreach(f predictions.csv summary.csv plot.svg)
+  if(NOT EXISTS ${WORK}/${f})
+    message(FATAL_ERROR "toy_regression did not write ${WORK}/${f}")
+  endif()
+endforeach()
+file(STRINGS ${WORK}/summary.csv rows)
+list(LENGTH rows n)
+if(NOT n EQUAL 14)  # header + 13 methods
+  message(FATAL_ERROR "summary.csv has ${n} lines, expected 14:\n${rows}")
+endif()
+file(STRINGS ${WORK}/predictions.csv grid)
+list(LENGTH grid n)
+if(NOT n EQUAL 242)  # header + 241 grid points
+  message(FATAL_ERROR "predictions.csv has ${n} lines, expected 242")
+endif()
+file(READ ${WORK}/plot.svg svg)
+if(NOT svg MATCHES "^<svg" OR NOT svg MATCHES "</svg>")
+  message(FATAL_ERROR "plot.svg is not an SVG document")
+endif()
+message("${out}")
