@@ -9,9 +9,14 @@
 
 #include <benchmark/benchmark.h>
 
+#include "postr/inference/baoa.h"
+#include "postr/inference/ensemble.h"
+#include "postr/inference/laplace.h"
+#include "postr/inference/laplace_kfac.h"
 #include "postr/inference/log_posterior.h"
 #include "postr/inference/sghmc.h"
 #include "postr/inference/sgld.h"
+#include "postr/inference/sgnht.h"
 #include "postr/inference/swag.h"
 #include "postr/inference/vi_diag.h"
 #include "postr/kernels/ops.h"
@@ -118,6 +123,65 @@ void BM_SwagStep(benchmark::State& state, const std::string& dev) {
     run(state, device, [&] { swag.update(s, p.batch); });
 }
 
+void BM_SgnhtStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::sgnht::Config config;
+    config.lr = 1e-4;
+    config.temperature = 1.0 / kNumData;
+    const auto sampler = inference::sgnht::build(p.log_posterior, config);
+    auto s = sampler.init(p.theta());
+    run(state, device, [&] { sampler.update(s, p.batch); });
+}
+
+void BM_BaoaStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::baoa::Config config;
+    config.lr = 1e-4;
+    config.temperature = 1.0 / kNumData;
+    const auto sampler = inference::baoa::build(p.log_posterior, config);
+    auto s = sampler.init(p.theta());
+    run(state, device, [&] { sampler.update(s, p.batch); });
+}
+
+// One batch of the diagonal GGN Laplace (the curvature fast road) and of the KFAC Laplace.
+void BM_LaplaceDiagGgnUpdate(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    p.model->eval();  // curvature is taken at fixed statistics
+    inference::laplace::Config config;
+    config.structure = inference::laplace::Structure::diag_ggn;
+    const auto laplace = inference::laplace::build(*p.model, config);
+    auto s = laplace.init(p.theta());
+    run(state, device, [&] { laplace.update(s, p.batch); });
+}
+
+void BM_KfacLaplaceAccumulate(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    p.model->eval();
+    inference::KfacLaplace kfac(*p.model);
+    run(state, device, [&] { kfac.accumulate(p.batch.inputs, p.batch.targets); });
+}
+
+// An ensemble of 8 members: one SGHMC step over a [8, D] state.
+void BM_EnsembleStep(benchmark::State& state, const std::string& dev) {
+    const Device device = device_of(dev);
+    if (device.is_cuda() && !require_cuda(state)) return;
+    Problem p(device);
+    inference::ensemble::Config config;
+    config.lr = 1e-2;
+    const auto ensemble = inference::ensemble::build(p.log_posterior, config);
+    auto s = ensemble.init(p.theta().view({1, -1}).expand({8, p.theta().numel()}).contiguous());
+    run(state, device, [&] { ensemble.update(s, p.batch); });
+    state.SetLabel("8 members");
+}
+
 // Each step benchmark on both devices: real time on the CPU, CUDA events on the GPU.
 using StepBenchmark = void (*)(benchmark::State&, const std::string&);
 void register_on_both_devices(const std::string& name, StepBenchmark fn) {
@@ -134,6 +198,11 @@ const bool registered = [] {
     register_on_both_devices("BM_SghmcStep", BM_SghmcStep);
     register_on_both_devices("BM_ViDiagStep", BM_ViDiagStep);
     register_on_both_devices("BM_SwagStep", BM_SwagStep);
+    register_on_both_devices("BM_SgnhtStep", BM_SgnhtStep);
+    register_on_both_devices("BM_BaoaStep", BM_BaoaStep);
+    register_on_both_devices("BM_LaplaceDiagGgnUpdate", BM_LaplaceDiagGgnUpdate);
+    register_on_both_devices("BM_KfacLaplaceAccumulate", BM_KfacLaplaceAccumulate);
+    register_on_both_devices("BM_EnsembleStep", BM_EnsembleStep);
     return true;
 }();
 
