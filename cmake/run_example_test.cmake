@@ -38,11 +38,14 @@ if(rc EQUAL 0 OR NOT err MATCHES "lr = 0.05, this run has lr = 0.1")
   message(FATAL_ERROR "resuming with another learning rate was not refused clearly:\n${err}")
 endif()
 
-# The posterior stage on a tiny model: it must print MAP and subnetwork Laplace rows.
+# The posterior stage on a tiny model: it must print MAP and subnetwork Laplace rows, and save
+# the posterior when asked.
 execute_process(COMMAND ${EXE} --width 4 --epochs 1 --train-subset 256 --test-subset 64
                         --subnetwork 40 --posterior-fit 64 --posterior-test 64 --threads 2
+                        --weights-only --save-posterior ${WORK}/posterior.safetensors
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-if(NOT rc EQUAL 0 OR NOT out MATCHES "subnetwork Laplace  ")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "subnetwork Laplace  "
+   OR NOT EXISTS ${WORK}/posterior.safetensors)
   message(FATAL_ERROR "the posterior stage failed (${rc}):\n${out}\n${err}")
 endif()
 message("${out}")

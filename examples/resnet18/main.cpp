@@ -284,6 +284,8 @@ int run(const TrainOptions& o) {
         p.subnetwork = std::min(o.subnetwork, model->num_parameters());
         p.wasserstein = o.wasserstein;
         p.tune_prior = o.tune_prior;
+        p.weights_only = o.weights_only;
+        p.save_posterior = o.save_posterior;
         p.fit_samples = o.posterior_fit;
         p.test_samples = o.posterior_test;
         // L2 weight decay wd on the mean loss is a N(0, 1/(wd·N)) prior on the summed one.

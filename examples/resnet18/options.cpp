@@ -77,6 +77,10 @@ compared with the MAP network on the test set and a rotated test set:
   --tune-prior          then maximise the subnetwork's Laplace evidence over the prior
                         precision (golden-section search on log λ)
   --rotation DEG        rotation of the shifted test set (default 45)
+  --weights-only        select among layer weights only (no biases or batch-norm parameters,
+                        as the paper does)
+  --save-posterior PATH save the fitted posterior (model, subnetwork, GGN, Cholesky factor) as
+                        safetensors; SubnetworkLaplace::load reads it back
   --help                this text
 )";
 }
@@ -121,6 +125,7 @@ TrainOptions parse_options(int argc, const char* const* argv) {
             {"--prior-precision",
              [&](auto f, auto v) { o.prior_precision = parse_number<double>(f, v); }},
             {"--rotation", [&](auto f, auto v) { o.rotation = parse_number<double>(f, v); }},
+            {"--save-posterior", [&](auto, auto v) { o.save_posterior = v; }},
         };
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
@@ -132,6 +137,8 @@ TrainOptions parse_options(int argc, const char* const* argv) {
             o.tune_prior = true;
         } else if (flag == "--wasserstein") {
             o.wasserstein = true;
+        } else if (flag == "--weights-only") {
+            o.weights_only = true;
         } else if (flag == "--resume") {
             o.resume = true;
         } else if (auto it = valued.find(flag); it != valued.end()) {

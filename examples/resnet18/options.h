@@ -35,6 +35,8 @@ struct TrainOptions {
     std::int64_t subnetwork = 1000;     // S (0: no posterior)
     bool wasserstein = false;           // selection rule (default: largest curvature)
     bool tune_prior = false;            // maximise the subnetwork evidence over the prior precision
+    bool weights_only = false;          // no biases or batch-norm parameters in the subnetwork
+    std::string save_posterior;         // where to save the fitted posterior ("": not saved)
     std::int64_t posterior_fit = 2048;  // training images for the curvature
     std::int64_t posterior_test = 2000;  // test images for the comparison (0: all)
     double prior_precision = 0;          // 0: weight decay × training-set size

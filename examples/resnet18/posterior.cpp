@@ -95,9 +95,14 @@ void fit_and_compare(nn::Module& model, const io::ImageDataset& train, const io:
     // The GGN of a subset of the data stands in for the whole: scale it up to N images.
     const double scale = static_cast<double>(train.size()) / static_cast<double>(fit.size());
     const Tensor ggn_diagonal = mul(diag.diagonal(), scale);
-    const Tensor index = o.wasserstein ? nn::select_largest_variance(
-                                             reciprocal(add(ggn_diagonal, prior)), o.subnetwork)
-                                       : nn::select_largest_curvature(ggn_diagonal, o.subnetwork);
+    // Candidates: every parameter, or the layer weights only (--weights-only, as the paper).
+    const Tensor candidates = nn::candidate_parameters(
+        model, {.biases = !o.weights_only, .normalization = !o.weights_only});
+    const Tensor scores = index_select(ggn_diagonal, 0, candidates);
+    const Tensor chosen =
+        o.wasserstein ? nn::select_largest_variance(reciprocal(add(scores, prior)), o.subnetwork)
+                      : nn::select_largest_curvature(scores, o.subnetwork);
+    const Tensor index = nn::select_within(candidates, chosen);
 
     // 2. The dense S×S GGN over the subnetwork, the prior, the Cholesky factor.
     inference::SubnetworkLaplaceOptions la_options;
@@ -119,6 +124,11 @@ void fit_and_compare(nn::Module& model, const io::ImageDataset& train, const io:
               << " on a diagonal Laplace), " << fit.size() << " training images, prior precision "
               << laplace.prior_precision() << ", fitted in "
               << static_cast<int>(seconds_since(start)) << " s\n";
+
+    if (!o.save_posterior.empty()) {
+        laplace.save(o.save_posterior, {{"example", "resnet18"}});
+        std::cout << "saved the posterior to " << o.save_posterior << "\n";
+    }
 
     // 3. MAP vs linearized predictive (probit) on the test set and on a rotated copy.
     const io::ImageDataset shown = first_rows(test, o.test_samples);

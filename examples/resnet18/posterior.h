@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "postr/io/datasets.h"
 #include "postr/nn/module.h"
@@ -19,6 +20,8 @@ struct PosteriorOptions {
     std::int64_t test_samples = 0;  // test images to evaluate on (0: all)
     double prior_precision = 0;     // λ (0: weight decay × training-set size)
     bool tune_prior = false;        // maximise the Laplace evidence over λ after fitting
+    bool weights_only = false;      // candidates: layer weights only, as the paper
+    std::string save_posterior;     // safetensors path for the fitted posterior ("": none)
     double rotation_degrees = 0;    // the shifted test set's rotation
     std::int64_t batch_size = 0;
     std::uint64_t seed = 0;
