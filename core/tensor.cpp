@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <iomanip>
+#include <limits>
 #include <numeric>
 #include <ostream>
 #include <sstream>
@@ -19,9 +20,18 @@ void check_shape(const char* op, const Shape& shape) {
     POSTR_CHECK(shape.size() <= static_cast<std::size_t>(kMaxDims), op, ": rank ", shape.size(),
                 " exceeds the maximum of ", kMaxDims, ": shape ", postr::to_string(shape),
                 ". Merge dims with reshape");
-    for (auto s : shape)
+    // The strides multiply every size above 1 even when another size is 0 (no elements), so
+    // that product must fit in int64 too, not only numel.
+    std::int64_t extent = 1;
+    for (auto s : shape) {
         POSTR_CHECK(s >= 0, op, ": negative size in shape ", postr::to_string(shape),
                     ". Sizes must be >= 0");
+        const std::int64_t factor = s > 1 ? s : 1;
+        POSTR_CHECK(extent <= std::numeric_limits<std::int64_t>::max() / factor, op, ": shape ",
+                    postr::to_string(shape), " is too large: the product of its sizes overflows ",
+                    "64-bit indexing");
+        extent *= factor;
+    }
 }
 
 // Resolves a single -1 in `shape` against `n` elements.

@@ -151,7 +151,11 @@ SafetensorsFile load_safetensors(const std::string& path) {
         std::uint64_t begin, end;
     };
     std::vector<Entry> entries;
-    for (const auto& [name, value] : header.items()) {
+    for (const auto& item : header.items()) {
+        // Named copies rather than a structured binding: lambdas capture them on every C++20
+        // compiler (clang before 16 cannot capture structured bindings).
+        const std::string& name = item.key();
+        const auto& value = item.value();
         auto bad = [&](const std::string& what) {
             detail::fail(op, ": entry \"", name, "\" in \"", path, "\" ", what,
                          ". The file is corrupt");

@@ -42,6 +42,14 @@ TEST(Tensor, FactoriesFillEveryDtype) {
 TEST(Tensor, FactoriesRejectBadShapes) {
     EXPECT_TRUE(test::throws_error([] { Tensor::empty({2, -1}); }, {"empty", "[2, -1]"}));
     EXPECT_TRUE(test::throws_error([] { Tensor::empty(Shape(11, 1)); }, {"empty", "rank 11"}));
+    // No elements, but strides of 2^96: refused rather than overflowing (found by fuzzing the
+    // IDX reader; see fuzz/README.md).
+    EXPECT_TRUE(test::throws_error(
+        [] {
+            Tensor::empty({0, 4294967295, 4294967295, 4294967295});
+        },
+        {"empty", "too large", "overflows"}));
+    EXPECT_EQ(Tensor::empty({0, 1 << 20, 1 << 20}).numel(), 0);  // large but representable
     EXPECT_TRUE(test::throws_error(
         [] {
             Tensor::from_vector(std::vector<double>{1, 2, 3}, {2, 2});
