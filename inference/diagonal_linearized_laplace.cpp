@@ -6,6 +6,7 @@
 
 #include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
+#include "postr/inference/golden_section.h"
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/jacobian.h"
 
@@ -76,47 +77,18 @@ double DiagonalLinearizedLaplace::log_marginal_likelihood(double log_likelihood)
 }
 
 double DiagonalLinearizedLaplace::optimize_prior_precision(double low, double high) {
-    POSTR_CHECK(low > 0 && high > low && std::isfinite(high),
-                "DiagonalLinearizedLaplace::optimize_prior_precision: needs 0 < low < high < ∞: "
-                "got [",
-                low, ", ", high, "]. Pass the range of prior precisions to search");
-    auto evidence = [&](double log_lambda) {
-        set_prior_precision(std::exp(log_lambda));
-        fit();
-        return log_marginal_likelihood();
-    };
-    // Golden-section search for the maximum in log λ (the evidence is concave in log λ here:
-    // each term of the diagonal log det is, and so is the rest).
-    const double ratio = (std::sqrt(5.0) - 1) / 2;
-    double a = std::log(low), b = std::log(high);
-    double c = b - ratio * (b - a), d = a + ratio * (b - a);
-    double fc = evidence(c), fd = evidence(d);
-    while (b - a > 1e-6) {
-        if (fc > fd) {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - ratio * (b - a);
-            fc = evidence(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + ratio * (b - a);
-            fd = evidence(d);
-        }
-    }
-    evidence(0.5 * (a + b));
-    return options_.prior_precision;
+    return maximise_on_log_scale(
+        [&](double lambda) {
+            set_prior_precision(lambda);
+            fit();
+            return log_marginal_likelihood();
+        },
+        low, high, "DiagonalLinearizedLaplace::optimize_prior_precision");
 }
 
 std::int64_t DiagonalLinearizedLaplace::chunk_for_prediction() const {
-    if (options_.chunk_size > 0) return options_.chunk_size;
-    // The [n, C, D] Jacobian and its scaled copy near 256 MiB (assuming up to 16 outputs), and
-    // at most 64 samples so the layers' cotangents stay bounded too (as DenseCurvature).
-    const std::int64_t d = model_.parameters().size();
-    const std::int64_t bytes_per_sample = std::max<std::int64_t>(2 * 16 * d * 8, 1);
-    return std::clamp<std::int64_t>((std::int64_t{256} << 20) / bytes_per_sample, 1, 64);
+    // The [n, C, D] Jacobian and its scaled copy, assuming up to 16 outputs.
+    return prediction_chunk(2 * 16 * model_.parameters().size() * 8, options_.chunk_size);
 }
 
 FunctionalPosterior DiagonalLinearizedLaplace::predict(const Tensor& x) const {

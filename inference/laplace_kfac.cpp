@@ -206,14 +206,11 @@ double KfacLaplace::log_marginal_likelihood(double log_likelihood) const {
 }
 
 std::int64_t KfacLaplace::chunk_for_prediction(std::int64_t outputs) const {
-    if (options_.chunk_size > 0) return options_.chunk_size;
-    // The [n, C, D] Jacobian and its rotated copies near 256 MiB, at most 64 samples.
-    const std::int64_t bytes_per_sample =
-        std::max<std::int64_t>(3 * outputs * model_.num_parameters() * 8, 1);
-    return std::clamp<std::int64_t>((std::int64_t{256} << 20) / bytes_per_sample, 1, 64);
+    // The [n, C, D] Jacobian and its rotated copies.
+    return prediction_chunk(3 * outputs * model_.num_parameters() * 8, options_.chunk_size);
 }
 
-KfacLaplace::FunctionalPosterior KfacLaplace::predict(const Tensor& x) const {
+FunctionalPosterior KfacLaplace::predict(const Tensor& x) const {
     check_fitted("KfacLaplace::predict");
     check_defined("KfacLaplace::predict", "x", x);
     POSTR_CHECK(x.dim() >= 1 && x.size(0) > 0,
@@ -261,11 +258,7 @@ Tensor KfacLaplace::predict_probabilities(const Tensor& x) const {
     POSTR_CHECK(options_.likelihood.kind == nn::Likelihood::Kind::categorical,
                 "KfacLaplace::predict_probabilities: needs a categorical likelihood. Use "
                 "predict() for the Gaussian mean and covariance");
-    const FunctionalPosterior f = predict(x);
-    const std::int64_t n = f.mean.size(0), c = f.mean.size(1);
-    const Tensor variances = f.covariance.as_strided({n, c}, {c * c, c + 1}, 0);
-    const Tensor scale = rsqrt(add(mul(variances, std::numbers::pi / 8.0), 1.0));
-    return softmax(mul(f.mean, scale), 1);
+    return probit_probabilities(predict(x));
 }
 
 }  // namespace postr::inference

@@ -35,6 +35,7 @@
 
 #include "postr/core/philox.h"
 #include "postr/core/tensor.h"
+#include "postr/inference/linearized_predictive.h"
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/ggn.h"
 #include "postr/nn/curvature/kfac.h"
@@ -92,11 +93,9 @@ class KfacLaplace {
     // whose curvature is exactly Kronecker (one output). Requires fit().
     double log_marginal_likelihood(double log_likelihood = 0.0) const;
 
-    struct FunctionalPosterior {
-        Tensor mean;        // f(x*; θ*): [N, C]
-        Tensor covariance;  // Σ_l J_*l P_l⁻¹ J_*lᵀ per sample: [N, C, C]
-    };
-    // The linearized predictive in function space for test inputs x [N, ...]. Requires fit().
+    // The linearized predictive in function space for test inputs x [N, ...]: covariance
+    // Σ_l J_*l P_l⁻¹ J_*lᵀ per sample (see linearized_predictive.h for class probabilities and
+    // regression moments). Requires fit().
     FunctionalPosterior predict(const Tensor& x) const;
     // Class probabilities [N, C] (categorical likelihood) by the probit approximation
     // softmax(μ_c / √(1 + π/8 · Σ_cc)) (as SubnetworkLaplace::predict_probabilities).

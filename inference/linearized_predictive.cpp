@@ -70,6 +70,12 @@ Tensor monte_carlo_probabilities(const FunctionalPosterior& f, std::int64_t samp
     return mean(softmax(logits, 2), {1});
 }
 
+std::int64_t prediction_chunk(std::int64_t bytes_per_sample, std::int64_t requested) {
+    if (requested > 0) return requested;
+    return std::clamp<std::int64_t>(
+        (std::int64_t{256} << 20) / std::max<std::int64_t>(bytes_per_sample, 1), 1, 64);
+}
+
 RegressionPredictive regression_predictive(const FunctionalPosterior& f, double noise_variance) {
     POSTR_CHECK(noise_variance >= 0 && std::isfinite(noise_variance),
                 "regression_predictive: noise_variance must be finite and ≥ 0: got ",

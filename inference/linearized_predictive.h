@@ -40,6 +40,11 @@ Tensor laplace_bridge_probabilities(const FunctionalPosterior& f);
 Tensor monte_carlo_probabilities(const FunctionalPosterior& f, std::int64_t samples,
                                  Generator& gen);
 
+// Test inputs per chunk for a predictive that forms per-sample Jacobians taking
+// `bytes_per_sample` (with their copies): about 256 MiB per chunk and at most 64 samples, so the
+// layers' cotangents stay bounded too (as in DenseCurvature). requested > 0 overrides.
+std::int64_t prediction_chunk(std::int64_t bytes_per_sample, std::int64_t requested);
+
 // Regression with a Gaussian likelihood: the predictive mean and per-output variance [N, C],
 // of the function (noise_variance = 0) or of a new observation (noise_variance = σ², added to
 // every output's variance).

@@ -12,6 +12,7 @@
 
 #include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
+#include "postr/inference/golden_section.h"
 #include "postr/inference/jittered_cholesky.h"
 #include "postr/inference/metrics.h"
 #include "postr/io/checkpoint.h"
@@ -174,36 +175,13 @@ double SubnetworkLaplace::log_marginal_likelihood(double log_likelihood) const {
 }
 
 double SubnetworkLaplace::optimize_prior_precision(double low, double high) {
-    POSTR_CHECK(low > 0 && high > low && std::isfinite(high),
-                "SubnetworkLaplace::optimize_prior_precision: needs 0 < low < high < ∞: got [", low,
-                ", ", high, "]. Pass the range of prior precisions to search");
-    auto evidence = [&](double log_lambda) {
-        set_prior_precision(std::exp(log_lambda));
-        fit();
-        return log_marginal_likelihood();
-    };
-    // Golden-section search for the maximum of the (unimodal in practice) evidence in log λ.
-    const double ratio = (std::sqrt(5.0) - 1) / 2;
-    double a = std::log(low), b = std::log(high);
-    double c = b - ratio * (b - a), d = a + ratio * (b - a);
-    double fc = evidence(c), fd = evidence(d);
-    while (b - a > 1e-6) {
-        if (fc > fd) {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - ratio * (b - a);
-            fc = evidence(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + ratio * (b - a);
-            fd = evidence(d);
-        }
-    }
-    evidence(0.5 * (a + b));
-    return options_.prior_precision;
+    return maximise_on_log_scale(
+        [&](double lambda) {
+            set_prior_precision(lambda);
+            fit();
+            return log_marginal_likelihood();
+        },
+        low, high, "SubnetworkLaplace::optimize_prior_precision");
 }
 
 namespace {
@@ -462,11 +440,8 @@ SubnetworkLaplace SubnetworkLaplace::load(nn::Module& model, const std::string& 
 }
 
 std::int64_t SubnetworkLaplace::chunk_for_prediction() const {
-    if (options_.chunk_size > 0) return options_.chunk_size;
-    // The [n, C, S] Jacobian and its whitened copy near 256 MiB (assuming up to 16 outputs),
-    // and at most 64 samples so the layers' cotangents stay bounded too (as DenseCurvature).
-    const std::int64_t bytes_per_sample = std::max<std::int64_t>(2 * 16 * size() * 8, 1);
-    return std::clamp<std::int64_t>((std::int64_t{256} << 20) / bytes_per_sample, 1, 64);
+    // The [n, C, S] Jacobian and its whitened copy, assuming up to 16 outputs.
+    return prediction_chunk(2 * 16 * size() * 8, options_.chunk_size);
 }
 
 FunctionalPosterior SubnetworkLaplace::predict(const Tensor& x) const {
