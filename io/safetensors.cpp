@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <set>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,44 @@ const char* safetensors_dtype(DType t) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
+
+// Opens `tmp` for writing, truncated, and holds an exclusive lock on it: a second process saving
+// to the same path waits here instead of truncating the file the first is writing. After the
+// wait the name may point at a new file (the first writer renamed ours away): then start again.
+int open_locked_temporary(const std::string& tmp, const char* op) {
+    for (;;) {
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        POSTR_CHECK(fd >= 0, op, ": cannot create \"", tmp, "\": ", errno_text(),
+                    ". Check that the directory exists and is writable");
+        if (::flock(fd, LOCK_EX) != 0) {
+            const std::string why = errno_text();
+            ::close(fd);
+            detail::fail(op, ": cannot lock \"", tmp, "\": ", why);
+        }
+        struct stat held {};
+        struct stat named {};
+        if (::fstat(fd, &held) == 0 && ::stat(tmp.c_str(), &named) == 0 &&
+            held.st_ino == named.st_ino && held.st_dev == named.st_dev) {
+            if (::ftruncate(fd, 0) == 0) return fd;
+            const std::string why = errno_text();
+            ::close(fd);
+            detail::fail(op, ": cannot truncate \"", tmp, "\": ", why);
+        }
+        ::close(fd);
+    }
+}
+
+// Makes a rename durable: without this the directory entry may still name the old file after
+// a power loss (the data itself was fsynced before the rename).
+void sync_directory_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;  // the file is in place; only its durability across a crash is weaker
+    static_cast<void>(::fsync(fd));
+    ::close(fd);
+}
 
 // Writes all of `size` bytes, retrying short writes.
 bool write_all(int fd, const void* data, std::size_t size) {
@@ -85,28 +124,29 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
     for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(json.size() >> (8 * i));
 
     const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    POSTR_CHECK(fd >= 0, op, ": cannot create \"", tmp, "\": ", errno_text(),
-                ". Check that the directory exists and is writable");
+    const int fd = open_locked_temporary(tmp, op);
     bool ok = write_all(fd, length, 8) && write_all(fd, json.data(), json.size());
     for (std::size_t i = 0; ok && i < host.size(); ++i) {
         ok = write_all(fd, host[i].data_ptr(), host[i].nbytes());
     }
     ok = ok && ::fsync(fd) == 0;
-    const std::string write_error = ok ? "" : errno_text();
-    const bool closed = ::close(fd) == 0;
-    if (!ok || !closed) {
-        const std::string why = ok ? errno_text() : write_error;
+    if (!ok) {
+        const std::string why = errno_text();
         ::unlink(tmp.c_str());
+        ::close(fd);
         detail::fail(op, ": writing \"", tmp, "\" failed: ", why, ". \"", path,
                      "\" was left unchanged; check free disk space");
     }
+    // Renamed while the lock is held, so a waiting writer sees the name move and starts anew.
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         const std::string why = errno_text();
         ::unlink(tmp.c_str());
+        ::close(fd);
         detail::fail(op, ": cannot rename \"", tmp, "\" to \"", path, "\": ", why, ". \"", path,
                      "\" was left unchanged");
     }
+    ::close(fd);
+    sync_directory_of(path);
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -22,10 +22,13 @@ struct SafetensorsFile {
 
 // Writes `tensors` (f32 → "F32", f64 → "F64", i64 → "I64"; any device, any layout: CUDA
 // tensors are copied to the host) with their data in the given order, and `metadata`.
-// Atomic: the bytes go to `path` + ".tmp", which is flushed, fsynced and renamed over `path`, so
-// an existing file survives any failure. Throws postr::Error naming the path and the system's
-// reason when a file cannot be opened, written or renamed, for an undefined tensor, an empty or
-// duplicate name, or the reserved name "__metadata__".
+// Atomic: the bytes go to `path` + ".tmp", which is flushed, fsynced and renamed over `path` (and
+// the directory fsynced), so an existing file survives any failure, a SIGKILL or a power loss.
+// Concurrent saves to one path (other processes or threads) take turns on a lock of the
+// temporary file; a SIGKILLed save may leave "<path>.tmp", which the next save reuses. Throws
+// postr::Error naming the path and the system's reason when a file cannot be opened, written or
+// renamed, for an undefined tensor, an empty or duplicate name, or the reserved name
+// "__metadata__".
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
