@@ -38,20 +38,6 @@ void check_batch(const char* op, const CurvatureOptions& o, const Tensor& x,
                     ". Pass the observed labels");
 }
 
-// The cotangent rows [K, N, C] that make Σ_k rowsᵀ rows the chosen Λ_n.
-Tensor curvature_rows(const CurvatureOptions& o, Generator& gen, const Tensor& outputs,
-                      const Tensor& targets) {
-    switch (o.type) {
-        case CurvatureType::ggn:
-            return loss_hessian_factor(o.likelihood, outputs);
-        case CurvatureType::ggn_monte_carlo:
-            return sampled_loss_gradients(o.likelihood, outputs, o.mc_samples, gen);
-        case CurvatureType::empirical_fisher:
-            return loss_output_gradients(o.likelihood, outputs, targets);
-    }
-    return {};
-}
-
 // Calls fn(x chunk, targets chunk) over consecutive chunks of `chunk` samples.
 void for_each_chunk(const Tensor& x, const Tensor& targets, std::int64_t chunk,
                     const std::function<void(const Tensor&, const Tensor&)>& fn) {
@@ -123,6 +109,19 @@ Tensor sandwich_product(
 
 }  // namespace
 
+Tensor detail::curvature_rows(const CurvatureOptions& o, Generator& gen, const Tensor& outputs,
+                              const Tensor& targets) {
+    switch (o.type) {
+        case CurvatureType::ggn:
+            return loss_hessian_factor(o.likelihood, outputs);
+        case CurvatureType::ggn_monte_carlo:
+            return sampled_loss_gradients(o.likelihood, outputs, o.mc_samples, gen);
+        case CurvatureType::empirical_fisher:
+            return loss_output_gradients(o.likelihood, outputs, targets);
+    }
+    return {};
+}
+
 Tensor ggn_vector_product(Module& model, const Tensor& x, const Likelihood& likelihood,
                           const Tensor& v) {
     check_vector("ggn_vector_product", model, v);
@@ -154,7 +153,9 @@ void DiagonalCurvature::accumulate(const Tensor& x, const Tensor& targets) {
     for_each_chunk(x, targets, chunk, [&](const Tensor& xc, const Tensor& yc) {
         detail::backpropagate_rows(
             model_, xc,
-            [&](const Tensor& outputs) { return curvature_rows(options_, gen_, outputs, yc); },
+            [&](const Tensor& outputs) {
+                return detail::curvature_rows(options_, gen_, outputs, yc);
+            },
             [&](const LayerRecord& layer, const Tensor& cot) {
                 detail::layer_jacobian_sq_sum_(layer, cot,
                                                diagonal_.narrow(0, layer.offset, layer.size));
@@ -214,7 +215,9 @@ void DenseCurvature::accumulate(const Tensor& x, const Tensor& targets) {
         try {
             v = detail::row_jacobians(
                 model_, xc,
-                [&](const Tensor& outputs) { return curvature_rows(options_, gen_, outputs, yc); },
+                [&](const Tensor& outputs) {
+                    return detail::curvature_rows(options_, gen_, outputs, yc);
+                },
                 plan_.get());
         } catch (const OutOfMemory& e) {
             if (len == 1)

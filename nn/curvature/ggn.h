@@ -37,6 +37,14 @@ struct CurvatureOptions {
     std::int64_t chunk_size = 0;
 };
 
+namespace detail {
+// The cotangent rows [K, N, C] whose outer products Σ_k rowsᵀ rows make the Λ_n of
+// options.type: the loss-Hessian factor (ggn), sampled-label gradients (ggn_monte_carlo, advances
+// gen) or the gradient at the observed targets (empirical_fisher). outputs [N, C].
+Tensor curvature_rows(const CurvatureOptions& options, Generator& gen, const Tensor& outputs,
+                      const Tensor& targets);
+}  // namespace detail
+
 // Σ_n over the batch of J_nᵀ Λ_n J_n v: one forward pass carrying the tangent J v beside the
 // outputs, the closed-form Λ (likelihood.h), one backward pass. x [N, ...], v [D] → [D].
 Tensor ggn_vector_product(Module& model, const Tensor& x, const Likelihood& likelihood,

@@ -17,20 +17,6 @@ namespace {
 // the cotangents of a chunk live at every layer at once.
 constexpr std::int64_t kMaxChunkSamples = 64;
 
-// The cotangent rows [K, N, C] whose outer products make the chosen Λ_n (as ggn.cpp).
-Tensor curvature_rows(const CurvatureOptions& o, Generator& gen, const Tensor& outputs,
-                      const Tensor& targets) {
-    switch (o.type) {
-        case CurvatureType::ggn:
-            return loss_hessian_factor(o.likelihood, outputs);
-        case CurvatureType::ggn_monte_carlo:
-            return sampled_loss_gradients(o.likelihood, outputs, o.mc_samples, gen);
-        case CurvatureType::empirical_fisher:
-            return loss_output_gradients(o.likelihood, outputs, targets);
-    }
-    return {};
-}
-
 // Input rows a: [R, I'] of a layer for one chunk (R = N for Linear, N·T for Conv2d), with the
 // bias column of ones appended; and T, the output positions per sample.
 struct LayerInputs {
@@ -160,7 +146,9 @@ void KroneckerCurvature::accumulate(const Tensor& x, const Tensor& targets) {
         const bool creating = first && start == 0;
         detail::backpropagate_rows(
             model_, x.narrow(0, start, len),
-            [&](const Tensor& outputs) { return curvature_rows(options_, gen_, outputs, yc); },
+            [&](const Tensor& outputs) {
+                return detail::curvature_rows(options_, gen_, outputs, yc);
+            },
             [&](const LayerRecord& l, const Tensor& cot) { add_layer(l, cot, creating); });
     }
     num_samples_ += x.size(0);
