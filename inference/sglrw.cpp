@@ -1,0 +1,70 @@
+// SGLRW (see sglrw.h): per step one gradient, one uniform draw per coordinate, and three passes
+// over the K·D state.
+#include "postr/inference/sglrw.h"
+
+#include <cmath>
+#include <limits>
+
+#include "postr/core/error.h"
+#include "postr/kernels/ops.h"
+
+namespace postr::inference::sglrw {
+
+namespace {
+
+// noise [K, D] ← U[−1, 1), row k from generators[k] (D draws each), like sgmcmc::draw_normal_.
+void draw_uniform_(Tensor& noise, std::vector<Generator>& generators) {
+    const std::int64_t dim = noise.size(1);
+    for (std::size_t k = 0; k < generators.size(); ++k) {
+        Tensor row = noise[static_cast<std::int64_t>(k)];
+        row.copy_(uniform({dim}, generators[k], -1.0, 1.0, noise.dtype(), noise.device()));
+    }
+}
+
+}  // namespace
+
+Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
+    : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
+    sgmcmc::check_schedules("sglrw", config_.lr, config_.temperature);
+    if (config_.temperature.is_constant()) {
+        schedule_value("sglrw", "temperature", config_.temperature, 0, true);
+    }
+}
+
+State Transform::init(const Tensor& theta, std::uint64_t seed) const {
+    State state;
+    state.theta = sgmcmc::as_chains("sglrw", theta);
+    const std::int64_t chains = state.theta.size(0);
+    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
+                                       state.theta.dtype(), state.theta.device());
+    state.generators = sgmcmc::chain_generators(seed, chains);
+    state.grad = empty_like(state.theta);
+    state.noise = empty_like(state.theta);
+    return state;
+}
+
+void Transform::update(State& state, const Batch& batch) const {
+    const double lr = schedule_value("sglrw", "lr", config_.lr, state.step, true);
+    const double temperature =
+        schedule_value("sglrw", "temperature", config_.temperature, state.step, true);
+    const double delta_x = std::sqrt(2.0 * lr * temperature);  // the lattice spacing δx
+
+    log_posterior_.value_and_grad("sglrw", state.theta, batch, state.log_posterior, state.grad);
+    // θ only ever moves by ±δx, so a NaN gradient would not show in θ: check it here.
+    sgmcmc::check_finite_at_step("sglrw", "gradient", state.grad, state.step + 1, lr);
+    // Up iff u < ε g / δx, i.e. u δx / ε < g (u ~ U[−1, 1)); the comparison is 1 or 0.
+    draw_uniform_(state.noise, state.generators);
+    scale_(state.noise, delta_x / lr);
+    const Tensor up = lt(state.noise, state.grad);
+    // θ ← θ + δx (2 up − 1).
+    axpy_(state.theta, 2.0 * delta_x, up);
+    axpy_(state.theta, -delta_x, Tensor::ones({1}, state.theta.dtype(), state.theta.device()));
+    ++state.step;
+    sgmcmc::check_finite_at_step("sglrw", "parameters", state.theta, state.step, lr);
+}
+
+Transform build(sgmcmc::ChainLogPosterior log_posterior, Config config) {
+    return Transform(std::move(log_posterior), std::move(config));
+}
+
+}  // namespace postr::inference::sglrw
