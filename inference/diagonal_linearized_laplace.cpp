@@ -4,7 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
 #include "postr/inference/golden_section.h"
 #include "postr/kernels/ops.h"
@@ -86,6 +85,37 @@ double DiagonalLinearizedLaplace::optimize_prior_precision(double low, double hi
         low, high, "DiagonalLinearizedLaplace::optimize_prior_precision");
 }
 
+double DiagonalLinearizedLaplace::tune_prior_precision_on_validation(
+    const std::vector<double>& grid, const Tensor& x, const Tensor& targets) {
+    const char* op = "DiagonalLinearizedLaplace::tune_prior_precision_on_validation";
+    check_prior_grid(grid, op);
+    POSTR_CHECK(ggn_.num_samples() > 0, op,
+                ": no data accumulated. Call accumulate(x, y) on the training data first");
+    check_defined(op, "x", x);
+    POSTR_CHECK(x.dim() >= 1 && x.size(0) >= 1, op,
+                ": x must hold at least one validation sample: got ", to_string(x.shape()));
+    // Only the variances depend on λ: each chunk's Jacobian serves every λ of the grid.
+    const Tensor scaled_ggn = mul(ggn_.diagonal(), options_.ggn_scale);
+    std::vector<Tensor> means;
+    std::vector<std::vector<Tensor>> covariances(grid.size());
+    const std::int64_t chunk = chunk_for_prediction();
+    for_each_chunk(x, chunk, [&](const Tensor& xc) {
+        means.push_back(map_outputs(model_, xc));
+        const Tensor j = nn::per_sample_jacobian(model_, xc);  // [n, C, D]
+        for (std::size_t k = 0; k < grid.size(); ++k) {
+            const Tensor w = mul(j, sqrt(reciprocal(add(scaled_ggn, grid[k]))));
+            covariances[k].push_back(matmul(w, w.transpose(1, 2)));
+        }
+    });
+    const Tensor mean = cat(means, 0);
+    std::vector<double> nll;
+    for (const std::vector<Tensor>& c : covariances)
+        nll.push_back(validation_nll({mean, cat(c, 0)}, targets, options_.likelihood));
+    set_prior_precision(grid[argmin(nll)]);
+    fit();
+    return options_.prior_precision;
+}
+
 std::int64_t DiagonalLinearizedLaplace::chunk_for_prediction() const {
     // The [n, C, D] Jacobian and its scaled copy, assuming up to 16 outputs.
     return prediction_chunk(2 * 16 * model_.parameters().size() * 8, options_.chunk_size);
@@ -100,16 +130,12 @@ FunctionalPosterior DiagonalLinearizedLaplace::predict(const Tensor& x) const {
     const Tensor scale = sqrt(variances);  // [D]
     const std::int64_t chunk = chunk_for_prediction();
     std::vector<Tensor> means, covariances;
-    for (std::int64_t start = 0; start < x.size(0); start += chunk) {
-        const Tensor xc = x.narrow(0, start, std::min(chunk, x.size(0) - start));
-        {
-            NoGradGuard no_graph;
-            means.push_back(model_(Var(xc)).value());
-        }
+    for_each_chunk(x, chunk, [&](const Tensor& xc) {
+        means.push_back(map_outputs(model_, xc));
         // J diag(σ²) Jᵀ = W Wᵀ with W = J diag(σ): symmetric by construction.
         const Tensor w = mul(nn::per_sample_jacobian(model_, xc), scale);  // [n, C, D]
         covariances.push_back(matmul(w, w.transpose(1, 2)));               // [n, C, C]
-    }
+    });
     return {cat(means, 0), cat(covariances, 0)};
 }
 

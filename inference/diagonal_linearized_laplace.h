@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "postr/core/philox.h"
 #include "postr/core/tensor.h"
@@ -88,6 +89,16 @@ class DiagonalLinearizedLaplace {
     // Sets λ to the maximiser of log_marginal_likelihood over [low, high] (golden-section search
     // on log λ to 1e-6, θ* held fixed, as SubnetworkLaplace) and refits. Returns the chosen λ.
     double optimize_prior_precision(double low = 1e-4, double high = 1e6);
+    // The prior precision in `grid` with the lowest predictive NLL on validation data
+    // (validation_nll: probit for categorical, Gaussian with noise for regression); sets it,
+    // refits and returns it. targets: labels i64 [N] or regression targets [N, C]. One Jacobian
+    // pass over x serves every λ. Needs accumulated data.
+    //
+    // With a full-network diagonal the evidence-optimal λ is often far too small, the
+    // predictive underconfident even in distribution (examples/rotated_fmnist); validation is
+    // the rule to prefer there.
+    double tune_prior_precision_on_validation(const std::vector<double>& grid, const Tensor& x,
+                                              const Tensor& targets);
 
   private:
     std::int64_t chunk_for_prediction() const;

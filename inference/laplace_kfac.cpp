@@ -6,7 +6,6 @@
 #include <numbers>
 #include <utility>
 
-#include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
 #include "postr/nn/curvature/jacobian.h"
 
@@ -27,13 +26,6 @@ nn::CurvatureOptions curvature_options(const KfacLaplaceOptions& o) {
     c.seed = o.seed;
     c.chunk_size = o.chunk_size;
     return c;
-}
-
-// Calls fn(chunk) over consecutive chunks of the test inputs.
-void for_each_chunk(const Tensor& x, std::int64_t chunk,
-                    const std::function<void(const Tensor&)>& fn) {
-    for (std::int64_t start = 0; start < x.size(0); start += chunk)
-        fn(x.narrow(0, start, std::min(chunk, x.size(0) - start)));
 }
 
 }  // namespace
@@ -217,18 +209,10 @@ FunctionalPosterior KfacLaplace::predict(const Tensor& x) const {
                 "KfacLaplace::predict: x must be a non-empty batch [N, ...]: got ",
                 to_string(x.shape()));
     // C from one sample's output (the chunk size depends on it).
-    std::int64_t outputs = 0;
-    {
-        NoGradGuard no_graph;
-        outputs = model_(Var(x.narrow(0, 0, 1))).value().size(-1);
-    }
+    const std::int64_t outputs = map_outputs(model_, x.narrow(0, 0, 1)).size(-1);
     std::vector<Tensor> means, covariances;
     for_each_chunk(x, chunk_for_prediction(outputs), [&](const Tensor& xc) {
-        Tensor mean;
-        {
-            NoGradGuard no_graph;
-            mean = model_(Var(xc)).value();
-        }
+        const Tensor mean = map_outputs(model_, xc);
         const Tensor j = nn::per_sample_jacobian(model_, xc);  // [n, C, D]
         const std::int64_t n = j.size(0), c = j.size(1);
         Tensor cov = Tensor::zeros({n, c, c}, j.dtype(), j.device());

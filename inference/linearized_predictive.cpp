@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
+#include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
+#include "postr/inference/metrics.h"
 #include "postr/kernels/ops.h"
 
 namespace postr::inference {
@@ -81,6 +84,45 @@ RegressionPredictive regression_predictive(const FunctionalPosterior& f, double 
                 "regression_predictive: noise_variance must be finite and ≥ 0: got ",
                 noise_variance, ". Pass σ² of the Gaussian likelihood, or 0 for the function");
     return {f.mean, add(marginal_variances(f), noise_variance)};
+}
+
+Tensor map_outputs(nn::Module& model, const Tensor& x) {
+    NoGradGuard no_graph;
+    return model(Var(x)).value();
+}
+
+void for_each_chunk(const Tensor& x, std::int64_t chunk,
+                    const std::function<void(const Tensor&)>& fn) {
+    for (std::int64_t start = 0; start < x.size(0); start += chunk)
+        fn(x.narrow(0, start, std::min(chunk, x.size(0) - start)));
+}
+
+double validation_nll(const FunctionalPosterior& f, const Tensor& targets,
+                      const nn::Likelihood& likelihood) {
+    if (likelihood.kind == nn::Likelihood::Kind::categorical)
+        return negative_log_likelihood(probit_probabilities(f), targets);
+    const RegressionPredictive p = regression_predictive(f, likelihood.sigma * likelihood.sigma);
+    return -gaussian_log_likelihood(p.mean, p.variance, targets);
+}
+
+void check_prior_grid(const std::vector<double>& grid, const char* op) {
+    POSTR_CHECK(!grid.empty(), op,
+                ": the grid of prior precisions is empty. Pass candidates such as 1e-2 … 1e4");
+    for (double lambda : grid)
+        POSTR_CHECK(lambda > 0 && std::isfinite(lambda), op,
+                    ": every prior precision in the grid must be positive and finite: got ",
+                    lambda);
+}
+
+std::size_t argmin(const std::vector<double>& scores) {
+    std::size_t best = 0;
+    double best_score = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < scores.size(); ++i)
+        if (scores[i] < best_score) {
+            best_score = scores[i];
+            best = i;
+        }
+    return best;
 }
 
 }  // namespace postr::inference

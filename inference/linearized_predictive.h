@@ -5,10 +5,15 @@
 // here, on a plain struct, is what lets the posterior structures be compared like for like.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "postr/core/philox.h"
 #include "postr/core/tensor.h"
+#include "postr/nn/curvature/likelihood.h"
+#include "postr/nn/module.h"
 
 namespace postr::inference {
 
@@ -45,6 +50,14 @@ Tensor monte_carlo_probabilities(const FunctionalPosterior& f, std::int64_t samp
 // layers' cotangents stay bounded too (as in DenseCurvature). requested > 0 overrides.
 std::int64_t prediction_chunk(std::int64_t bytes_per_sample, std::int64_t requested);
 
+// The network outputs f(x; θ) at the model's current weights (the MAP), without recording a
+// graph: the predictive mean of a linearized Laplace. x [n, ...] → [n, C].
+Tensor map_outputs(nn::Module& model, const Tensor& x);
+
+// Calls fn(xc) over consecutive chunks xc of at most `chunk` inputs of x [N, ...], in order.
+void for_each_chunk(const Tensor& x, std::int64_t chunk,
+                    const std::function<void(const Tensor&)>& fn);
+
 // Regression with a Gaussian likelihood: the predictive mean and per-output variance [N, C],
 // of the function (noise_variance = 0) or of a new observation (noise_variance = σ², added to
 // every output's variance).
@@ -54,5 +67,20 @@ struct RegressionPredictive {
 };
 RegressionPredictive regression_predictive(const FunctionalPosterior& f,
                                            double noise_variance = 0.0);
+
+// The mean negative log-likelihood of held-out targets under the predictive read out as each
+// likelihood's default: probit class probabilities for a categorical likelihood (targets: labels
+// i64 [N]), N(μ, diag Σ + σ²) for a Gaussian one (targets [N, C]). The score by which every
+// Laplace approximation picks its prior precision on validation data, so they compare like for
+// like.
+double validation_nll(const FunctionalPosterior& f, const Tensor& targets,
+                      const nn::Likelihood& likelihood);
+
+// Throws postr::Error naming `op` unless `grid` holds at least one prior precision and all are
+// positive and finite.
+void check_prior_grid(const std::vector<double>& grid, const char* op);
+
+// The index of the smallest score (the first on ties; NaN scores never win).
+std::size_t argmin(const std::vector<double>& scores);
 
 }  // namespace postr::inference

@@ -140,8 +140,9 @@ class SubnetworkLaplace {
     // evidence includes the Gaussian data fit −½ s·N·C log(2πσ²) − s·SSE/(2σ²).
     HyperparameterFit optimize_hyperparameters(const HyperparameterOptions& options = {});
     // The prior precision in `grid` (one shared λ) with the lowest predictive NLL on validation
-    // data (probit for categorical, Gaussian with noise for regression); sets it, refits and
-    // returns it. targets: labels i64 [N] or regression targets [N, C].
+    // data (validation_nll: probit for categorical, Gaussian with noise for regression); sets
+    // it, refits and returns it. targets: labels i64 [N] or regression targets [N, C]. The
+    // validation Jacobians are formed once, not once per λ, when they fit in 1 GiB.
     double tune_prior_precision_on_validation(const std::vector<double>& grid, const Tensor& x,
                                               const Tensor& targets);
 

@@ -6,6 +6,7 @@
 // closed forms and postr's answers differ only in summation order (1e-10 relative).
 #include "postr/inference/diagonal_linearized_laplace.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "postr/autodiff/graph.h"
+#include "postr/inference/metrics.h"
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/jacobian.h"
 #include "postr/nn/layers/linear.h"
@@ -200,6 +202,44 @@ TEST(DiagonalLinearizedLaplace, ProbitProbabilitiesCollapseToTheMapUnderAStrongP
     EXPECT_TRUE(test::all_close(la.predict_probabilities(x_test), map, 1e-6, 1e-8));
 }
 
+// One Jacobian pass serving every λ must choose what refitting and predicting per λ chooses,
+// for both likelihoods and across chunks (chunk_size 3 splits the 20 validation inputs).
+TEST(DiagonalLinearizedLaplace, ValidationGridPicksTheLowestNll) {
+    for (const bool categorical : {true, false}) {
+        SCOPED_TRACE(categorical ? "categorical" : "gaussian");
+        const std::int64_t outputs = categorical ? 4 : 2;
+        auto net = test::curvature_mlp(3, outputs, 21);
+        DiagonalLinearizedLaplaceOptions options;
+        if (!categorical) options.likelihood = nn::Likelihood::gaussian(0.3);
+        options.chunk_size = 3;
+        DiagonalLinearizedLaplace la(*net, options);
+        la.accumulate(test::random_tensor({30, 3}, DType::f64, 22));
+        const Tensor x_val = test::random_tensor({20, 3}, DType::f64, 23);
+        const Tensor y_val = categorical ? test::random_ints({20}, 0, outputs, 24)
+                                         : test::random_tensor({20, outputs}, DType::f64, 24);
+        const std::vector<double> grid{0.01, 0.1, 1.0, 10.0, 100.0};
+        std::vector<double> nll;
+        for (double lambda : grid) {
+            la.set_prior_precision(lambda);
+            la.fit();
+            if (categorical) {
+                nll.push_back(
+                    inference::negative_log_likelihood(la.predict_probabilities(x_val), y_val));
+            } else {
+                const inference::RegressionPredictive p = la.predict_regression(x_val, true);
+                nll.push_back(-inference::gaussian_log_likelihood(p.mean, p.variance, y_val));
+            }
+        }
+        const auto best = std::min_element(nll.begin(), nll.end());
+        ASSERT_GT(*std::max_element(nll.begin(), nll.end()) - *best, 1e-3)
+            << "the grid does not separate the priors; the test would pass by accident";
+        const double chosen = grid[static_cast<std::size_t>(best - nll.begin())];
+        EXPECT_EQ(la.tune_prior_precision_on_validation(grid, x_val, y_val), chosen);
+        EXPECT_EQ(la.prior_precision(), chosen);
+        EXPECT_NO_THROW(la.posterior_variances());  // refitted at the chosen λ
+    }
+}
+
 TEST(DiagonalLinearizedLaplace, RejectsBadArgumentsAndUseBeforeFit) {
     auto net = test::curvature_mlp(3, 1, 14);
     EXPECT_TRUE(test::throws_error([&] { DiagonalLinearizedLaplace(*net, {.prior_precision = 0}); },
@@ -224,6 +264,14 @@ TEST(DiagonalLinearizedLaplace, RejectsBadArgumentsAndUseBeforeFit) {
     EXPECT_TRUE(test::throws_error([&] { la.sample(-1, gen); }, {"n must be ≥ 0"}));
     EXPECT_TRUE(
         test::throws_error([&] { la.optimize_prior_precision(2.0, 1.0); }, {"0 < low < high"}));
+    const Tensor y_test = test::random_tensor({2, 1}, DType::f64, 19);
+    EXPECT_TRUE(test::throws_error(
+        [&] { la.tune_prior_precision_on_validation({}, x_test, y_test); }, {"grid", "empty"}));
+    EXPECT_TRUE(test::throws_error(
+        [&] {
+            la.tune_prior_precision_on_validation({1.0, -3.0}, x_test, y_test);
+        },
+        {"positive and finite", "got -3"}));
     DiagonalLinearizedLaplace categorical(*net);
     categorical.accumulate(test::random_tensor({4, 3}, DType::f64, 18));
     categorical.fit();

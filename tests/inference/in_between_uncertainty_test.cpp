@@ -5,8 +5,8 @@
 // times its std inside them — while the diagonal Laplace over all weights and the last-layer
 // Laplace lose it (ratio near 1). Same data, model (MLP 1 → 50 → 50 → 1, ReLU, f64), MAP
 // training with learned noise, λ = 1 and diagonal-SWAG variances as the example at its default
-// settings with --seed 1 (a 121-point grid here); the training and SWAG code is duplicated here
-// (tests link only the library). ≈ 1 s in Release.
+// settings with seeds 1-5 (a 121-point grid here); the training and SWAG code is duplicated
+// here (tests link only the library). ≈ 3 s in Release.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -140,8 +140,12 @@ double in_between_ratio(const inference::FunctionalPosterior& f, const Tensor& g
     return (between / n_between) / (inside / n_inside);
 }
 
-TEST(InBetweenUncertainty, SmallWassersteinSubnetworkKeepsItDiagonalAndLastLayerLoseIt) {
-    const std::uint64_t seed = 1;
+// The in-between ratio of each posterior for one seed of data, initialization and SWAG.
+struct Ratios {
+    double full, wasserstein, curvature, last_layer, diagonal;
+};
+
+Ratios in_between_ratios(std::uint64_t seed) {
     const Data train = make_data(40, seed);
     using ModulePtr = std::shared_ptr<nn::Module>;
     nn::Sequential model(
@@ -150,8 +154,8 @@ TEST(InBetweenUncertainty, SmallWassersteinSubnetworkKeepsItDiagonalAndLastLayer
                                std::make_shared<nn::Linear>(50, 1)});
     model.finalize(seed, DType::f64);
     const double sigma = train_map(model, train, 3000);
-    ASSERT_GT(sigma, 0.05);  // the learned noise is near the true 0.1
-    ASSERT_LT(sigma, 0.15);
+    EXPECT_GT(sigma, 0.05) << "seed " << seed;  // the learned noise is near the true 0.1
+    EXPECT_LT(sigma, 0.15) << "seed " << seed;
     const nn::Likelihood likelihood = nn::Likelihood::gaussian(sigma);
     const Tensor grid = add(mul(arange(0, 121, 1, DType::f64), 0.05), -3.0).view({121, 1});
 
@@ -162,39 +166,59 @@ TEST(InBetweenUncertainty, SmallWassersteinSubnetworkKeepsItDiagonalAndLastLayer
         la.fit();
         return in_between_ratio(la.predict(grid), grid);
     };
+    Ratios r{};
     const std::int64_t d = model.num_parameters();
-    const double full = subnetwork_ratio(arange(0, static_cast<double>(d), 1, DType::i64));
-    const double last_layer = subnetwork_ratio(nn::select_last_layer(model));
+    r.full = subnetwork_ratio(arange(0, static_cast<double>(d), 1, DType::i64));
+    r.last_layer = subnetwork_ratio(nn::select_last_layer(model));
     inference::DiagonalLinearizedLaplace diagonal(
         model, {.likelihood = likelihood, .prior_precision = kPrior});
     diagonal.accumulate(train.x);
     diagonal.fit();
-    const double diag = in_between_ratio(diagonal.predict(grid), grid);
+    r.diagonal = in_between_ratio(diagonal.predict(grid), grid);
     const Tensor candidates = weight_positions(model);  // 2,600 weights
     const Tensor variances =
         index_select(swag_variances(model, sigma, train, seed + 3000), 0, candidates);
-    const double wasserstein = subnetwork_ratio(
+    r.wasserstein = subnetwork_ratio(
         index_select(candidates, 0, nn::select_largest_variance(variances, 78)));  // 3%
     // The output-sensitivity rule (largest GGN diagonal) at the same size.
-    const double curvature = subnetwork_ratio(index_select(
+    r.curvature = subnetwork_ratio(index_select(
         candidates, 0,
         nn::select_largest_curvature(index_select(diagonal.ggn_diagonal(), 0, candidates), 78)));
+    return r;
+}
 
-    // Measured (Release, this seed, this 121-point grid): full 6.68, Wasserstein 3% 4.64,
-    // curvature 3% 5.15, last layer 1.33, diagonal 0.44. The thresholds sit between the two
-    // groups with a margin of ≥ 30% on each side, so rounding and BLAS differences (which move
-    // these by far less than 1%) cannot flip them, while a subnetwork that lost the in-between
-    // uncertainty (ratio ≈ 1 like the last layer; ≈ 0 for dead weights, what the Wasserstein
-    // rule picks from diagonal-Laplace variances) or a diagonal that gained it would fail.
-    // Not every seed shows it for the Wasserstein rule: at the example's seed 0 its 3% subnetwork
-    // has ratio ≈ 1 (examples/toy_regression/README.md), while the curvature rule kept it in all
-    // seeds tried.
-    EXPECT_GT(full, 4.0);
-    EXPECT_GT(wasserstein, 3.0);
-    EXPECT_GT(curvature, 3.0);
-    EXPECT_LT(diag, 1.0);
-    EXPECT_LT(last_layer, 2.0);
-    EXPECT_GT(wasserstein, 2.0 * std::max(diag, last_layer));
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+TEST(InBetweenUncertainty, SmallWassersteinSubnetworkKeepsItDiagonalAndLastLayerLoseIt) {
+    // One seed is not enough: 3,000 Adam steps in f64 amplify the last-bit differences between
+    // BLAS kernels (AVX2 vs AVX-512 builds of OpenBLAS) into a different MAP, and the ratios of
+    // one seed moved by up to 45% between two x86 machines (Wasserstein 4.64 vs 2.95 at seed
+    // 1). The medians over five seeds are what the paper's claim is about and what is stable.
+    std::vector<double> full, wasserstein, curvature, last_layer, diagonal;
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        const Ratios r = in_between_ratios(seed);
+        full.push_back(r.full);
+        wasserstein.push_back(r.wasserstein);
+        curvature.push_back(r.curvature);
+        last_layer.push_back(r.last_layer);
+        diagonal.push_back(r.diagonal);
+    }
+    // Measured medians (Release, AMD EPYC, 2026-12-07): full 6.72, Wasserstein 3% 4.21,
+    // curvature 3% 4.74, last layer 1.27, diagonal 0.67; per seed, Wasserstein ranged 2.95-5.23
+    // and the last layer 1.00-1.33. The thresholds sit between the two groups with a margin of
+    // ≥ 40% on each side, while a subnetwork that lost the in-between uncertainty (ratio ≈ 1
+    // like the last layer; ≈ 0 for dead weights, what the Wasserstein rule picks from
+    // diagonal-Laplace variances) or a diagonal that gained it would fail.
+    const double diag_median = median(diagonal), last_median = median(last_layer);
+    EXPECT_GT(median(full), 4.0);
+    EXPECT_GT(median(wasserstein), 2.5);
+    EXPECT_GT(median(curvature), 2.5);
+    EXPECT_LT(diag_median, 1.2);
+    EXPECT_LT(last_median, 1.8);
+    EXPECT_GT(median(wasserstein), 2.0 * std::max(diag_median, last_median));
 }
 
 }  // namespace
