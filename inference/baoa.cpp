@@ -1,9 +1,6 @@
 // BAOA (see baoa.h): four fused passes over the K·D state per step.
 #include "postr/inference/baoa.h"
 
-#include <cmath>
-#include <limits>
-
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
 
@@ -18,16 +15,9 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {
-    State state;
-    state.theta = sgmcmc::as_chains("baoa", theta);
-    const std::int64_t chains = state.theta.size(0);
-    state.generators = sgmcmc::chain_generators(seed, chains);
+    State state = sgmcmc::init_chains<State>("baoa", theta, seed);
     state.momenta =
         sgmcmc::init_momenta("baoa", state.theta, momenta, config_.momenta, state.generators);
-    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
-                                       state.theta.dtype(), state.theta.device());
-    state.grad = empty_like(state.theta);
-    state.noise = empty_like(state.theta);
     return state;
 }
 
@@ -36,21 +26,12 @@ void Transform::update(State& state, const Batch& batch) const {
     const double temperature =
         schedule_value("baoa", "temperature", config_.temperature, state.step, false);
     const double precision = 1.0 / (config_.sigma * config_.sigma);
-    const double gamma = config_.alpha * precision;
-    const double decay = std::exp(-gamma * lr);
-    // ζ σ with ζ² = T (1 − e^{−2γε}); expm1 keeps it accurate when γε is tiny.
-    const double noise_scale =
-        std::sqrt(-temperature * std::expm1(-2.0 * gamma * lr)) * config_.sigma;
 
     log_posterior_.value_and_grad("baoa", state.theta, batch, state.log_posterior, state.grad);
     axpy_(state.momenta, lr, state.grad);
     axpy_(state.theta, 0.5 * lr * precision, state.momenta);
-    if (noise_scale > 0.0) {
-        sgmcmc::draw_normal_(state.noise, state.generators);
-        axpby_(state.momenta, noise_scale, state.noise, decay);
-    } else {
-        scale_(state.momenta, decay);
-    }
+    sgmcmc::ornstein_uhlenbeck_(state.momenta, state.noise, state.generators, lr, temperature,
+                                config_.alpha, config_.sigma);
     axpy_(state.theta, 0.5 * lr * precision, state.momenta);
     ++state.step;
     sgmcmc::check_finite_at_step("baoa", "momenta", state.momenta, state.step, lr);

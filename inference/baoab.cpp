@@ -1,9 +1,6 @@
 // BAOAB (see baoab.h): five fused passes over the K·D state and one gradient per step.
 #include "postr/inference/baoab.h"
 
-#include <cmath>
-#include <limits>
-
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
 
@@ -18,16 +15,9 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {
-    State state;
-    state.theta = sgmcmc::as_chains("baoab", theta);
-    const std::int64_t chains = state.theta.size(0);
-    state.generators = sgmcmc::chain_generators(seed, chains);
+    State state = sgmcmc::init_chains<State>("baoab", theta, seed);
     state.momenta =
         sgmcmc::init_momenta("baoab", state.theta, momenta, config_.momenta, state.generators);
-    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
-                                       state.theta.dtype(), state.theta.device());
-    state.grad = empty_like(state.theta);
-    state.noise = empty_like(state.theta);
     return state;
 }
 
@@ -36,24 +26,15 @@ void Transform::update(State& state, const Batch& batch) const {
     const double temperature =
         schedule_value("baoab", "temperature", config_.temperature, state.step, false);
     const double precision = 1.0 / (config_.sigma * config_.sigma);
-    const double gamma = config_.alpha * precision;
-    const double decay = std::exp(-gamma * lr);
-    // ζ σ with ζ² = T (1 − e^{−2γε}); expm1 keeps it accurate when γε is tiny.
-    const double noise_scale =
-        std::sqrt(-temperature * std::expm1(-2.0 * gamma * lr)) * config_.sigma;
 
     if (!state.grad_current) {
         log_posterior_.value_and_grad("baoab", state.theta, batch, state.log_posterior, state.grad);
     }
     axpy_(state.momenta, 0.5 * lr, state.grad);               // B
     axpy_(state.theta, 0.5 * lr * precision, state.momenta);  // A
-    if (noise_scale > 0.0) {                                  // O
-        sgmcmc::draw_normal_(state.noise, state.generators);
-        axpby_(state.momenta, noise_scale, state.noise, decay);
-    } else {
-        scale_(state.momenta, decay);
-    }
-    axpy_(state.theta, 0.5 * lr * precision, state.momenta);  // A
+    sgmcmc::ornstein_uhlenbeck_(state.momenta, state.noise, state.generators, lr, temperature,
+                                config_.alpha, config_.sigma);  // O
+    axpy_(state.theta, 0.5 * lr * precision, state.momenta);    // A
     ++state.step;
     // Check θ before evaluating ℓ there, so a diverged θ is reported as such.
     sgmcmc::check_finite_at_step("baoab", "parameters", state.theta, state.step, lr);

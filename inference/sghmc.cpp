@@ -2,7 +2,6 @@
 #include "postr/inference/sghmc.h"
 
 #include <cmath>
-#include <limits>
 
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
@@ -20,16 +19,9 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {
-    State state;
-    state.theta = sgmcmc::as_chains("sghmc", theta);
-    const std::int64_t chains = state.theta.size(0);
-    state.generators = sgmcmc::chain_generators(seed, chains);
+    State state = sgmcmc::init_chains<State>("sghmc", theta, seed);
     state.momenta =
         sgmcmc::init_momenta("sghmc", state.theta, momenta, config_.momenta, state.generators);
-    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
-                                       state.theta.dtype(), state.theta.device());
-    state.grad = empty_like(state.theta);
-    state.noise = empty_like(state.theta);
     return state;
 }
 

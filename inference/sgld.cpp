@@ -2,7 +2,6 @@
 #include "postr/inference/sgld.h"
 
 #include <cmath>
-#include <limits>
 
 #include "postr/autodiff/functional.h"
 #include "postr/autodiff/ops.h"
@@ -83,6 +82,19 @@ void draw_normal_(Tensor& noise, std::vector<Generator>& generators) {
     }
 }
 
+void ornstein_uhlenbeck_(Tensor& momenta, Tensor& noise, std::vector<Generator>& generators,
+                         double lr, double temperature, double alpha, double sigma) {
+    const double gamma = alpha * (1.0 / (sigma * sigma));
+    const double decay = std::exp(-gamma * lr);
+    const double noise_scale = std::sqrt(-temperature * std::expm1(-2.0 * gamma * lr)) * sigma;
+    if (noise_scale > 0.0) {
+        draw_normal_(noise, generators);
+        axpby_(momenta, noise_scale, noise, decay);
+    } else {
+        scale_(momenta, decay);
+    }
+}
+
 Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
                     const std::optional<double>& fill, std::vector<Generator>& generators) {
     if (momenta.defined()) {
@@ -135,14 +147,7 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed) const {
-    State state;
-    state.theta = sgmcmc::as_chains("sgld", theta);
-    const std::int64_t chains = state.theta.size(0);
-    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
-                                       state.theta.dtype(), state.theta.device());
-    state.generators = sgmcmc::chain_generators(seed, chains);
-    state.grad = empty_like(state.theta);
-    state.noise = empty_like(state.theta);
+    State state = sgmcmc::init_chains<State>("sgld", theta, seed);
     return state;
 }
 

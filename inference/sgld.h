@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -81,6 +82,29 @@ void draw_normal_(Tensor& noise, std::vector<Generator>& generators);
 // (posteriors' default). Throws postr::Error naming `op` on a shape, dtype or device mismatch.
 Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
                     const std::optional<double>& fill, std::vector<Generator>& generators);
+
+// A state with the fields every sampler's state has, for the K chains of θ [D] or [K, D]: θ (a
+// copy the state owns), one generator per chain (seed + k), ℓ = NaN per chain and the [K, D]
+// gradient and noise workspaces. Momentum samplers add their momenta (init_momenta) after.
+template <class State>
+State init_chains(const char* op, const Tensor& theta, std::uint64_t seed) {
+    State state;
+    state.theta = as_chains(op, theta);
+    const std::int64_t chains = state.theta.size(0);
+    state.generators = chain_generators(seed, chains);
+    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
+                                       state.theta.dtype(), state.theta.device());
+    state.grad = Tensor::empty(state.theta.shape(), state.theta.dtype(), state.theta.device());
+    state.noise = Tensor::empty(state.theta.shape(), state.theta.dtype(), state.theta.device());
+    return state;
+}
+
+// The exact Ornstein-Uhlenbeck ("O") step of the BAOA-family splittings, for friction α and
+// momenta standard deviation σ over a step ε at temperature T:
+//   m ← e^{−γε} m + σ √(T (1 − e^{−2γε})) ξ,   γ = α / σ²,   ξ ~ N(0, I) (noise, per chain),
+// the noise scale through expm1, accurate when γε is tiny; at T = 0 it only decays.
+void ornstein_uhlenbeck_(Tensor& momenta, Tensor& noise, std::vector<Generator>& generators,
+                         double lr, double temperature, double alpha, double sigma);
 
 // Throws "<op>: <name> became non-finite at step <step> (learning rate <lr> may be too large, or
 // the log-posterior's gradient is not finite there). ..." when t has a NaN or ±inf.

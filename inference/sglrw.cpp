@@ -3,7 +3,6 @@
 #include "postr/inference/sglrw.h"
 
 #include <cmath>
-#include <limits>
 
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
@@ -32,14 +31,7 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed) const {
-    State state;
-    state.theta = sgmcmc::as_chains("sglrw", theta);
-    const std::int64_t chains = state.theta.size(0);
-    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
-                                       state.theta.dtype(), state.theta.device());
-    state.generators = sgmcmc::chain_generators(seed, chains);
-    state.grad = empty_like(state.theta);
-    state.noise = empty_like(state.theta);
+    State state = sgmcmc::init_chains<State>("sglrw", theta, seed);
     return state;
 }
 

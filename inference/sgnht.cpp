@@ -2,7 +2,6 @@
 #include "postr/inference/sgnht.h"
 
 #include <cmath>
-#include <limits>
 
 #include "postr/core/error.h"
 #include "postr/kernels/ops.h"
@@ -23,18 +22,11 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed, const Tensor& momenta) const {
-    State state;
-    state.theta = sgmcmc::as_chains("sgnht", theta);
-    const std::int64_t chains = state.theta.size(0);
-    state.generators = sgmcmc::chain_generators(seed, chains);
+    State state = sgmcmc::init_chains<State>("sgnht", theta, seed);
     state.momenta =
         sgmcmc::init_momenta("sgnht", state.theta, momenta, config_.momenta, state.generators);
-    state.xi = Tensor::full({chains}, config_.xi.value_or(config_.alpha), state.theta.dtype(),
-                            state.theta.device());
-    state.log_posterior = Tensor::full({chains}, std::numeric_limits<double>::quiet_NaN(),
-                                       state.theta.dtype(), state.theta.device());
-    state.grad = empty_like(state.theta);
-    state.noise = empty_like(state.theta);
+    state.xi = Tensor::full({state.num_chains()}, config_.xi.value_or(config_.alpha),
+                            state.theta.dtype(), state.theta.device());
     return state;
 }
 
