@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 #include <benchmark/benchmark.h>
 
@@ -74,6 +75,23 @@ void time_cuda(benchmark::State& state, Body&& body) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
 #endif
+}
+
+// "cuda" → the GPU, anything else → the CPU (the device argument of BENCHMARK_CAPTURE rows).
+inline Device device_of(const std::string& name) {
+    return name == "cuda" ? Device::cuda() : Device::cpu();
+}
+
+// Times body on the device: CUDA events on the GPU (register with ->UseManualTime()), wall
+// time on the CPU after one warm-up call (which fills the caching allocator).
+template <class Body>
+void run_on(benchmark::State& state, Device device, Body&& body) {
+    if (device.is_cuda()) {
+        time_cuda(state, body);
+    } else {
+        body();
+        for (auto _ : state) body();
+    }
 }
 
 }  // namespace postr::bench

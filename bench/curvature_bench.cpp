@@ -43,21 +43,6 @@ std::unique_ptr<nn::Sequential> mlp(const std::vector<std::int64_t>& widths, Dev
     return net;
 }
 
-Device device_of(const std::string& name) {
-    return name == "cuda" ? Device::cuda() : Device::cpu();
-}
-
-// Runs body on the device: wall time on the CPU, CUDA events on the GPU.
-template <class Body>
-void run(benchmark::State& state, Device device, Body&& body) {
-    if (device.is_cuda()) {
-        time_cuda(state, body);
-    } else {
-        body();  // warm the caching allocator
-        for (auto _ : state) body();
-    }
-}
-
 // ---- per-sample Jacobians (cpu/jacobian_mlp, gpu/jacobian_mlp) ----------------------------
 
 struct JacobianCase {
@@ -77,7 +62,7 @@ void BM_JacobianMlpFast(benchmark::State& state, const std::string& dev) {
     const auto c = jacobian_case(device);
     auto net = mlp(c.widths, device);
     const Tensor x = random_input<float>({c.n, c.widths.front()}, 1, device);
-    run(state, device, [&] { benchmark::DoNotOptimize(nn::per_sample_jacobian(*net, x)); });
+    run_on(state, device, [&] { benchmark::DoNotOptimize(nn::per_sample_jacobian(*net, x)); });
     set_bytes<float>(state, c.n * 10 * net->num_parameters(), 1);
     state.SetLabel(c.target);
 }
@@ -90,7 +75,8 @@ void BM_JacobianMlpAutodiff(benchmark::State& state, const std::string& dev) {
     auto net = mlp(c.widths, device);
     const Tensor x = random_input<float>({c.n, c.widths.front()}, 1, device);
     const VarFn f = nn::as_function_of_theta(*net, x);
-    run(state, device, [&] { benchmark::DoNotOptimize(jacobian(f, net->parameters().theta())); });
+    run_on(state, device,
+           [&] { benchmark::DoNotOptimize(jacobian(f, net->parameters().theta())); });
     set_bytes<float>(state, c.n * 10 * net->num_parameters(), 1);
     state.SetLabel("autodiff road");
 }
@@ -121,7 +107,7 @@ void BM_GgnVpMlp(benchmark::State& state, bool fast) {
     const Tensor v = random_input<float>({net->num_parameters()}, 3, Device::cpu());
     const VarFn f = nn::as_function_of_theta(*net, x);
     const VarFn loss = [](const Var& z) { return sum(logsumexp(z, {1})); };
-    run(state, Device::cpu(), [&] {
+    run_on(state, Device::cpu(), [&] {
         benchmark::DoNotOptimize(
             fast ? nn::ggn_vector_product(*net, x, nn::Likelihood::categorical(), v)
                  : ggn_vector_product(f, loss, net->parameters().theta(), v));
@@ -145,8 +131,8 @@ void BM_LossGradientMlp(benchmark::State& state) {
     const VarFn loss = [&](const Var& theta) {
         return sum(logsumexp(nn::functional_call(*net, theta, Var(x)), {1}));
     };
-    run(state, Device::cpu(),
-        [&] { benchmark::DoNotOptimize(grad(loss, net->parameters().theta())); });
+    run_on(state, Device::cpu(),
+           [&] { benchmark::DoNotOptimize(grad(loss, net->parameters().theta())); });
     state.SetLabel("one gradient (floor: about 2 of these)");
 }
 BENCHMARK(BM_LossGradientMlp)
@@ -162,7 +148,7 @@ void BM_GgnVpResnet18(benchmark::State& state, const std::string& dev) {
     net->eval();
     const Tensor x = random_input<float>({n, 3, 32, 32}, 4, device);
     const Tensor v = random_input<float>({net->num_parameters()}, 5, device);
-    run(state, device, [&] {
+    run_on(state, device, [&] {
         benchmark::DoNotOptimize(nn::ggn_vector_product(*net, x, nn::Likelihood::categorical(), v));
     });
     state.SetLabel(device.is_cuda() ? "target gpu/ggn_vp_resnet18 <= 18 ms (N = 128)"
@@ -186,7 +172,7 @@ void BM_SubnetGgnMlp(benchmark::State& state) {
     auto net = mlp({64, 128, 128, 10}, Device::cpu());
     const Tensor x = random_input<float>({n, 64}, 6, Device::cpu());
     const Tensor index = nn::select_random(net->num_parameters(), s, 7);
-    run(state, Device::cpu(), [&] {
+    run_on(state, Device::cpu(), [&] {
         nn::DenseCurvature ggn(*net, {}, index);
         ggn.accumulate(x);
         benchmark::DoNotOptimize(ggn.matrix());
@@ -208,7 +194,8 @@ void BM_SubnetJacobianResnet18(benchmark::State& state, const std::string& dev) 
     net->eval();
     const Tensor x = random_input<float>({n, 3, 32, 32}, 8, device);
     const Tensor index = nn::select_random(net->num_parameters(), kSubnetwork, 9, device);
-    run(state, device, [&] { benchmark::DoNotOptimize(nn::per_sample_jacobian(*net, x, index)); });
+    run_on(state, device,
+           [&] { benchmark::DoNotOptimize(nn::per_sample_jacobian(*net, x, index)); });
     // Seconds per sample (a rate inverted), printed with an SI prefix (e.g. 250u).
     state.counters["time_per_sample"] =
         benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),

@@ -52,25 +52,11 @@ struct Problem {
     const Tensor& theta() { return model->parameters().theta(); }
 };
 
-Device device_of(const std::string& name) {
-    return name == "cuda" ? Device::cuda() : Device::cpu();
-}
-
-template <class Step>
-void run(benchmark::State& state, Device device, Step&& step) {
-    if (device.is_cuda()) {
-        time_cuda(state, step);
-    } else {
-        step();  // warm the caching allocator
-        for (auto _ : state) step();
-    }
-}
-
 void BM_LogPosteriorGrad(benchmark::State& state, const std::string& dev) {
     const Device device = device_of(dev);
     if (device.is_cuda() && !require_cuda(state)) return;
     Problem p(device);
-    run(state, device, [&] {
+    run_on(state, device, [&] {
         benchmark::DoNotOptimize(
             inference::log_posterior_and_grad(p.log_posterior, p.theta(), p.batch).grad);
     });
@@ -86,7 +72,7 @@ void BM_SgldStep(benchmark::State& state, const std::string& dev) {
     config.temperature = 1.0 / kNumData;
     const auto sampler = inference::sgld::build(p.log_posterior, config);
     auto s = sampler.init(p.theta());
-    run(state, device, [&] { sampler.update(s, p.batch); });
+    run_on(state, device, [&] { sampler.update(s, p.batch); });
 }
 
 void BM_SghmcStep(benchmark::State& state, const std::string& dev) {
@@ -98,7 +84,7 @@ void BM_SghmcStep(benchmark::State& state, const std::string& dev) {
     config.temperature = 1.0 / kNumData;
     const auto sampler = inference::sghmc::build(p.log_posterior, config);
     auto s = sampler.init(p.theta());
-    run(state, device, [&] { sampler.update(s, p.batch); });
+    run_on(state, device, [&] { sampler.update(s, p.batch); });
 }
 
 void BM_ViDiagStep(benchmark::State& state, const std::string& dev) {
@@ -109,7 +95,7 @@ void BM_ViDiagStep(benchmark::State& state, const std::string& dev) {
     config.temperature = 1.0 / kNumData;
     const auto vi = inference::vi_diag::build(p.log_posterior, config);
     auto s = vi.init(p.theta());
-    run(state, device, [&] { vi.update(s, p.batch); });
+    run_on(state, device, [&] { vi.update(s, p.batch); });
 }
 
 void BM_SwagStep(benchmark::State& state, const std::string& dev) {
@@ -120,7 +106,7 @@ void BM_SwagStep(benchmark::State& state, const std::string& dev) {
     config.momentum = 0.9;
     const auto swag = inference::swag::build(p.log_posterior, config);
     auto s = swag.init(p.theta());
-    run(state, device, [&] { swag.update(s, p.batch); });
+    run_on(state, device, [&] { swag.update(s, p.batch); });
 }
 
 void BM_SgnhtStep(benchmark::State& state, const std::string& dev) {
@@ -132,7 +118,7 @@ void BM_SgnhtStep(benchmark::State& state, const std::string& dev) {
     config.temperature = 1.0 / kNumData;
     const auto sampler = inference::sgnht::build(p.log_posterior, config);
     auto s = sampler.init(p.theta());
-    run(state, device, [&] { sampler.update(s, p.batch); });
+    run_on(state, device, [&] { sampler.update(s, p.batch); });
 }
 
 void BM_BaoaStep(benchmark::State& state, const std::string& dev) {
@@ -144,7 +130,7 @@ void BM_BaoaStep(benchmark::State& state, const std::string& dev) {
     config.temperature = 1.0 / kNumData;
     const auto sampler = inference::baoa::build(p.log_posterior, config);
     auto s = sampler.init(p.theta());
-    run(state, device, [&] { sampler.update(s, p.batch); });
+    run_on(state, device, [&] { sampler.update(s, p.batch); });
 }
 
 // One batch of the diagonal GGN Laplace (the curvature fast road) and of the KFAC Laplace.
@@ -157,7 +143,7 @@ void BM_LaplaceDiagGgnUpdate(benchmark::State& state, const std::string& dev) {
     config.structure = inference::laplace::Structure::diag_ggn;
     const auto laplace = inference::laplace::build(*p.model, config);
     auto s = laplace.init(p.theta());
-    run(state, device, [&] { laplace.update(s, p.batch); });
+    run_on(state, device, [&] { laplace.update(s, p.batch); });
 }
 
 void BM_KfacLaplaceAccumulate(benchmark::State& state, const std::string& dev) {
@@ -166,7 +152,7 @@ void BM_KfacLaplaceAccumulate(benchmark::State& state, const std::string& dev) {
     Problem p(device);
     p.model->eval();
     inference::KfacLaplace kfac(*p.model);
-    run(state, device, [&] { kfac.accumulate(p.batch.inputs, p.batch.targets); });
+    run_on(state, device, [&] { kfac.accumulate(p.batch.inputs, p.batch.targets); });
 }
 
 // An ensemble of 8 members: one SGHMC step over a [8, D] state.
@@ -178,7 +164,7 @@ void BM_EnsembleStep(benchmark::State& state, const std::string& dev) {
     config.lr = 1e-2;
     const auto ensemble = inference::ensemble::build(p.log_posterior, config);
     auto s = ensemble.init(p.theta().view({1, -1}).expand({8, p.theta().numel()}).contiguous());
-    run(state, device, [&] { ensemble.update(s, p.batch); });
+    run_on(state, device, [&] { ensemble.update(s, p.batch); });
     state.SetLabel("8 members");
 }
 
@@ -216,12 +202,12 @@ void BM_SgldChains(benchmark::State& state, bool batched) {
     const auto sampler = inference::sgld::build(p.log_posterior, config);
     if (batched) {
         auto s = sampler.init(p.theta().view({1, -1}).expand({k, p.theta().numel()}).contiguous());
-        run(state, Device::cpu(), [&] { sampler.update(s, p.batch); });
+        run_on(state, Device::cpu(), [&] { sampler.update(s, p.batch); });
     } else {
         std::vector<inference::sgld::State> chains;
         for (std::int64_t c = 0; c < k; ++c)
             chains.push_back(sampler.init(p.theta(), static_cast<std::uint64_t>(c)));
-        run(state, Device::cpu(), [&] {
+        run_on(state, Device::cpu(), [&] {
             for (auto& s : chains) sampler.update(s, p.batch);
         });
     }
