@@ -19,6 +19,20 @@ BatchNorm2d::BatchNorm2d(std::int64_t num_features, double eps, double momentum)
     count_ = register_buffer("num_batches_tracked", Tensor::scalar(0, DType::i64));
 }
 
+void BatchNorm2d::set_momentum(double momentum) {
+    POSTR_CHECK(momentum >= 0 && momentum <= 1,
+                "BatchNorm2d::set_momentum: momentum must be in "
+                "[0, 1]: got ",
+                momentum);
+    momentum_ = momentum;
+}
+
+void BatchNorm2d::reset_running_statistics() {
+    buffer(mean_).fill_(0.0);
+    buffer(var_).fill_(1.0);
+    buffer(count_).fill_(0.0);
+}
+
 Var BatchNorm2d::forward(const Var& x) {
     POSTR_CHECK(x.dim() == 4 && x.size(1) == c_, "BatchNorm2d: input has the wrong shape: x is ",
                 to_string(x.shape()), ", the layer expects [N, ", c_,

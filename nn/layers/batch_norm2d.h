@@ -20,6 +20,12 @@ class BatchNorm2d : public Module {
     Tensor& running_mean() { return buffer(mean_); }
     Tensor& running_var() { return buffer(var_); }
     std::int64_t num_batches_tracked() { return buffer(count_).item<std::int64_t>(); }
+    double momentum() const { return momentum_; }
+    // Throws unless momentum is in [0, 1]. nn::update_batch_norm_statistics sets 1/k for the
+    // k-th batch, which makes the running statistics a plain average.
+    void set_momentum(double momentum);
+    // Running mean 0, variance 1, num_batches_tracked 0: the state before any training.
+    void reset_running_statistics();
 
   private:
     std::int64_t c_;
