@@ -31,6 +31,7 @@
 #include "postr/nn/optim/lr_schedule.h"
 #include "postr/nn/optim/sgd.h"
 
+#include "examples/common/image_subsets.h"
 #include "examples/resnet18/options.h"
 #include "examples/resnet18/posterior.h"
 
@@ -41,14 +42,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-io::ImageDataset first_rows(io::ImageDataset data, std::int64_t n) {
-    if (n > 0 && n < data.size()) {
-        data.images = data.images.narrow(0, 0, n);
-        data.labels = data.labels.narrow(0, 0, n);
-    }
-    return data;
 }
 
 struct Data {

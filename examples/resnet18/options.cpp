@@ -1,24 +1,19 @@
 #include "examples/resnet18/options.h"
 
-#include <charconv>
 #include <functional>
 #include <sstream>
 #include <string_view>
-#include <system_error>
 
 #include "postr/core/error.h"
+
+#include "examples/common/cli.h"
 
 namespace postr::examples {
 namespace {
 
 template <class T>
 T parse_number(std::string_view flag, std::string_view text) {
-    T value{};
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    POSTR_CHECK(ec == std::errc() && ptr == end, "resnet18: ", flag, " expects a number: got \"",
-                text, "\". See --help");
-    return value;
+    return examples::parse_number<T>("resnet18", flag, text);
 }
 
 void check_choice(std::string_view flag, const std::string& value,

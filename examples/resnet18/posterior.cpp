@@ -13,6 +13,8 @@
 #include "postr/nn/curvature/ggn.h"
 #include "postr/nn/curvature/subnetwork.h"
 
+#include "examples/common/image_subsets.h"
+
 namespace postr::examples {
 namespace {
 
@@ -30,21 +32,6 @@ io::DataLoader loader_for(const io::ImageDataset& data, const Normalization& nor
     o.mean = normalization.mean;
     o.std = normalization.std;
     return io::DataLoader(data, o);
-}
-
-io::ImageDataset first_rows(io::ImageDataset data, std::int64_t n) {
-    if (n > 0 && n < data.size()) {
-        data.images = data.images.narrow(0, 0, n);
-        data.labels = data.labels.narrow(0, 0, n);
-    }
-    return data;
-}
-
-// A random subset of the training images (the same for a seed), for fitting.
-io::ImageDataset random_rows(const io::ImageDataset& data, std::int64_t n, std::uint64_t seed) {
-    if (n <= 0 || n >= data.size()) return data;
-    const Tensor rows = nn::select_random(data.size(), n, seed);
-    return {index_select(data.images, 0, rows), index_select(data.labels, 0, rows)};
 }
 
 struct Row {

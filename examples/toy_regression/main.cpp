@@ -26,6 +26,7 @@
 #include "postr/core/thread_pool.h"
 #include "postr/kernels/ops.h"
 
+#include "examples/common/cli.h"
 #include "examples/common/svg_plot.h"
 #include "examples/toy_regression/experiment.h"
 
@@ -70,20 +71,8 @@ Usage: toy_regression [flags]
 )";
 
 template <class T>
-T parse_number(std::string_view flag, const std::string& text) {
-    std::size_t used = 0;
-    T value{};
-    try {
-        if constexpr (std::is_floating_point_v<T>)
-            value = static_cast<T>(std::stod(text, &used));
-        else
-            value = static_cast<T>(std::stoll(text, &used));
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    POSTR_CHECK(used == text.size() && !text.empty(), "toy_regression: ", flag,
-                " expects a number: got \"", text, "\". See --help");
-    return value;
+T parse_number(std::string_view flag, std::string_view text) {
+    return examples::parse_number<T>("toy_regression", flag, text);
 }
 
 Options parse_options(int argc, char** argv) {
