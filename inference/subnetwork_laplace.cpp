@@ -322,8 +322,12 @@ double SubnetworkLaplace::tune_prior_precision_on_validation(const std::vector<d
                                                              const Tensor& targets) {
     const char* op = "SubnetworkLaplace::tune_prior_precision_on_validation";
     check_prior_grid(grid, op);
+    check_defined(op, "x", x);
+    POSTR_CHECK(x.dim() >= 1 && x.size(0) >= 1, op,
+                ": x must hold at least one validation sample: got ", to_string(x.shape()));
     // The Jacobians do not depend on λ: form them once and keep them when they fit in 1 GiB
-    // (S = 1,000 and 10 classes: 25,000 inputs in f32); otherwise form them again per λ.
+    // (counting 16 outputs of 8 bytes per input: 8,000 inputs at S = 1,000); otherwise form
+    // them again per λ.
     const std::int64_t chunk = chunk_for_prediction();
     const std::int64_t bytes = x.size(0) * 16 * size() * static_cast<std::int64_t>(sizeof(double));
     std::vector<ChunkJacobian> kept;

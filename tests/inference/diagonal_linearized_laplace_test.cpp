@@ -272,6 +272,12 @@ TEST(DiagonalLinearizedLaplace, RejectsBadArgumentsAndUseBeforeFit) {
             la.tune_prior_precision_on_validation({1.0, -3.0}, x_test, y_test);
         },
         {"positive and finite", "got -3"}));
+    EXPECT_TRUE(test::throws_error(
+        [&] {
+            la.tune_prior_precision_on_validation({1.0}, x_test.narrow(0, 0, 0),
+                                                  y_test.narrow(0, 0, 0));
+        },
+        {"at least one validation sample"}));
     DiagonalLinearizedLaplace categorical(*net);
     categorical.accumulate(test::random_tensor({4, 3}, DType::f64, 18));
     categorical.fit();

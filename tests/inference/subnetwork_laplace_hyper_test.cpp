@@ -221,6 +221,12 @@ TEST(SubnetworkLaplaceHyper, ValidationGridPicksTheLowestNll) {
     EXPECT_EQ(la.prior_precision(), best);
     EXPECT_TRUE(test::throws_error([&] { la.tune_prior_precision_on_validation({}, x_val, y_val); },
                                    {"grid", "empty"}));
+    EXPECT_TRUE(test::throws_error(
+        [&] {
+            la.tune_prior_precision_on_validation({1.0}, x_val.narrow(0, 0, 0),
+                                                  y_val.narrow(0, 0, 0));
+        },
+        {"at least one validation sample"}));
 }
 
 TEST(JitteredCholesky, RetriesOnlyWhenAllowedAndReportsTheJitter) {
