@@ -25,8 +25,15 @@ void accumulate(Laplace& laplace, const LaplaceSettings& s) {
     }
     laplace.fit();
     if (s.prior == "evidence") laplace.optimize_prior_precision();
-    if (s.prior == "validation")
-        laplace.tune_prior_precision_on_validation(s.grid, s.validation_x, s.validation_y);
+    if (s.prior == "validation") {
+        const double lambda =
+            laplace.tune_prior_precision_on_validation(s.grid, s.validation_x, s.validation_y);
+        if (lambda == s.grid.front() || lambda == s.grid.back())
+            std::printf(
+                "  (the validation NLL is lowest at the edge of the grid, λ = %g: the "
+                "best λ may lie beyond it)\n",
+                lambda);
+    }
 }
 
 }  // namespace
