@@ -193,13 +193,12 @@ namespace {
 
 // The groups of optimize_hyperparameters as a host vector, checked: [S] i64 in 0 … G−1, every
 // group non-empty.
-std::vector<std::int64_t> checked_groups(const Tensor& groups, std::int64_t s,
+std::vector<std::int64_t> checked_groups(const char* op, const Tensor& groups, std::int64_t s,
                                          std::int64_t& num_groups) {
     if (!groups.defined()) {
         num_groups = 1;
         return std::vector<std::int64_t>(static_cast<std::size_t>(s), 0);
     }
-    const char* op = "SubnetworkLaplace::optimize_hyperparameters";
     check_dtype(op, "groups", groups, DType::i64);
     POSTR_CHECK(groups.shape() == Shape({s}), op, ": groups must have shape [", s,
                 "] (one per subnetwork weight): got ", to_string(groups.shape()));
@@ -217,26 +216,39 @@ std::vector<std::int64_t> checked_groups(const Tensor& groups, std::int64_t s,
     return g;
 }
 
-}  // namespace
-
-HyperparameterFit SubnetworkLaplace::optimize_hyperparameters(const HyperparameterOptions& o) {
-    const char* op = "SubnetworkLaplace::optimize_hyperparameters";
-    const bool gaussian = options_.likelihood.kind == nn::Likelihood::Kind::gaussian;
+void check_noise_options(const char* op, const HyperparameterOptions& o, bool gaussian) {
     POSTR_CHECK(!o.learn_noise || gaussian, op, ": learn_noise needs a Gaussian likelihood");
     POSTR_CHECK(!o.learn_noise || (o.num_observations > 0 && o.sum_squared_error >= 0 &&
                                    std::isfinite(o.sum_squared_error)),
                 op, ": learn_noise needs num_observations > 0 and a finite sum_squared_error ≥ 0",
                 ": got ", o.num_observations, " and ", o.sum_squared_error);
+}
+
+// A tensor's values as f64 on the host.
+std::vector<double> host_values(const Tensor& t) {
+    return t.to(Device::cpu()).to(DType::f64).contiguous().to_vector<double>();
+}
+
+// diag Σ = diag (L Lᵀ)⁻¹ on the host: the one O(S³) step of the evidence's derivatives.
+std::vector<double> posterior_variances(const Tensor& l) {
+    const Tensor sigma = cholesky_inverse(l).contiguous();
+    const std::int64_t s = l.size(0);
+    return host_values(sigma.as_strided({s}, {s + 1}, sigma.offset()));
+}
+
+}  // namespace
+
+HyperparameterFit SubnetworkLaplace::optimize_hyperparameters(const HyperparameterOptions& o) {
+    const char* op = "SubnetworkLaplace::optimize_hyperparameters";
+    check_noise_options(op, o, options_.likelihood.kind == nn::Likelihood::Kind::gaussian);
     POSTR_CHECK(o.max_iterations >= 1, op, ": max_iterations must be at least 1");
     const std::int64_t s = size();
     std::int64_t num_groups = 0;
-    const std::vector<std::int64_t> group = checked_groups(o.groups, s, num_groups);
+    const std::vector<std::int64_t> group = checked_groups(op, o.groups, s, num_groups);
 
     // ‖θ*_g‖² and |g| per group, on the host (G is small).
-    const std::vector<double> theta_s = index_select(model_.parameters().theta(), 0, index_)
-                                            .to(Device::cpu())
-                                            .to(DType::f64)
-                                            .to_vector<double>();
+    const std::vector<double> theta_s =
+        host_values(index_select(model_.parameters().theta(), 0, index_));
     std::vector<double> norm2(static_cast<std::size_t>(num_groups)), count(norm2.size());
     for (std::int64_t i = 0; i < s; ++i) {
         norm2[static_cast<std::size_t>(group[i])] +=
@@ -250,8 +262,7 @@ HyperparameterFit SubnetworkLaplace::optimize_hyperparameters(const Hyperparamet
 
     std::vector<double> lambda(norm2.size());
     {
-        const std::vector<double> current =
-            prior_.to(Device::cpu()).to(DType::f64).to_vector<double>();
+        const std::vector<double> current = host_values(prior_);
         for (std::int64_t i = 0; i < s; ++i)
             lambda[static_cast<std::size_t>(group[i])] = current[static_cast<std::size_t>(i)];
     }
@@ -270,12 +281,7 @@ HyperparameterFit SubnetworkLaplace::optimize_hyperparameters(const Hyperparamet
     apply();
     for (int it = 1; it <= o.max_iterations; ++it) {
         result.iterations = it;
-        // diag Σ from the factor: the one O(S³) step per iteration.
-        const Tensor sigma = cholesky_inverse(precision_cholesky()).contiguous();
-        const std::vector<double> diag = sigma.as_strided({s}, {s + 1}, sigma.offset())
-                                             .to(Device::cpu())
-                                             .to(DType::f64)
-                                             .to_vector<double>();
+        const std::vector<double> diag = posterior_variances(precision_cholesky());
         std::vector<double> trace(norm2.size());
         double effective = 0;  // Σ_i λ_i Σ_ii
         for (std::int64_t i = 0; i < s; ++i) {
@@ -315,6 +321,35 @@ HyperparameterFit SubnetworkLaplace::optimize_hyperparameters(const Hyperparamet
     }
     result.log_marginal_likelihood = log_marginal_likelihood(data_fit);
     return result;
+}
+
+EvidenceGradient SubnetworkLaplace::log_marginal_likelihood_gradient(
+    const HyperparameterOptions& o) const {
+    const char* op = "SubnetworkLaplace::log_marginal_likelihood_gradient";
+    check_noise_options(op, o, options_.likelihood.kind == nn::Likelihood::Kind::gaussian);
+    const std::int64_t s = size();
+    std::int64_t num_groups = 0;
+    const std::vector<std::int64_t> group = checked_groups(op, o.groups, s, num_groups);
+    const std::vector<double> theta_s =
+        host_values(index_select(model_.parameters().theta(), 0, index_));
+    const std::vector<double> lambda = host_values(prior_);
+    const std::vector<double> diag = posterior_variances(precision_cholesky());
+    std::vector<double> by_group(static_cast<std::size_t>(num_groups));
+    double effective = 0;  // Σ_i λ_i Σ_ii
+    for (std::size_t i = 0; i < static_cast<std::size_t>(s); ++i) {
+        by_group[static_cast<std::size_t>(group[i])] +=
+            0.5 * (1.0 - lambda[i] * theta_s[i] * theta_s[i] - lambda[i] * diag[i]);
+        effective += lambda[i] * diag[i];
+    }
+    EvidenceGradient g;
+    g.log_prior_precisions = Tensor::from_vector(by_group, {num_groups});
+    if (o.learn_noise) {
+        const double scale = options_.ggn_scale, sigma = options_.likelihood.sigma;
+        g.log_sigma = static_cast<double>(s) - effective -
+                      scale * static_cast<double>(o.num_observations) +
+                      scale * o.sum_squared_error / (sigma * sigma);
+    }
+    return g;
 }
 
 double SubnetworkLaplace::tune_prior_precision_on_validation(const std::vector<double>& grid,

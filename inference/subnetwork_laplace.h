@@ -66,6 +66,12 @@ struct HyperparameterFit {
     bool converged = false;
 };
 
+// The gradient of the evidence in the log-hyperparameters (log_marginal_likelihood_gradient).
+struct EvidenceGradient {
+    Tensor log_prior_precisions;  // f64 [G]: ∂ log p(D) / ∂ log λ_g, per group
+    double log_sigma = 0.0;       // ∂ log p(D) / ∂ log σ (learn_noise), else 0
+};
+
 class SubnetworkLaplace {
   public:
     // index: i64 [S] positions into the model's θ (any order; see nn/curvature/subnetwork.h
@@ -139,6 +145,14 @@ class SubnetworkLaplace {
     // one Cholesky and one inverse diagonal per iteration; then refits. With learn_noise the
     // evidence includes the Gaussian data fit −½ s·N·C log(2πσ²) − s·SSE/(2σ²).
     HyperparameterFit optimize_hyperparameters(const HyperparameterOptions& options = {});
+    // The gradient of that evidence at the current fit, for gradient-based optimisers
+    // (laplace-torch tunes log λ with Adam); optimize_hyperparameters drives it to zero:
+    //   ∂/∂ log λ_g = ½ Σ_{i∈g} (1 − λ_i θ*_i² − λ_i Σ_ii),
+    //   ∂/∂ log σ   = S − Σ_i λ_i Σ_ii − s·N·C + s·SSE/σ²   (learn_noise only),
+    // with the groups, data fit and checks of `options` (max_iterations and tolerance unused).
+    // One inverse diagonal of the factor (O(S³)). Needs fit().
+    EvidenceGradient log_marginal_likelihood_gradient(
+        const HyperparameterOptions& options = {}) const;
     // The prior precision in `grid` (one shared λ) with the lowest predictive NLL on validation
     // data (validation_nll: probit for categorical, Gaussian with noise for regression); sets
     // it, refits and returns it. targets: labels i64 [N] or regression targets [N, C]. The

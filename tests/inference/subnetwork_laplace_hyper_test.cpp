@@ -1,6 +1,7 @@
 // Subnetwork Laplace hyperparameters and persistence: per-weight priors in the evidence, the
 // evidence maximisers against conjugate Bayesian linear regression (where the evidence is known
 // in closed form), validation-grid tuning, the jitter retry, and save/load round trips.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -196,6 +197,74 @@ TEST(SubnetworkLaplaceHyper, PerLayerPriorsReachAStationaryEvidence) {
             (2 * h_step);
         EXPECT_NEAR(derivative, 0.0, 1e-5) << "group " << groups.names[k];
     }
+}
+
+TEST(SubnetworkLaplaceHyper, EvidenceGradientMatchesCentralDifferences) {
+    // Away from the optimum (per-layer λ from 0.3 to 3, σ = 0.7, none optimal), the analytic
+    // gradient in log λ_g and log σ against central differences of the evidence with its
+    // Gaussian data fit, step 1e-4: truncation ≈ 1e-8 × the third derivative, rounding ≈
+    // 1e-16 × |evidence| / 1e-4 ≈ 1e-10; bound 1e-6 relative to the largest component.
+    auto net = test::curvature_mlp(3, 2, 61);
+    const Tensor x = test::random_tensor({30, 3}, DType::f64, 62);
+    const Tensor index = nn::select_random(net->num_parameters(), 25, 63);
+    const double sse = 4.2, scale = 2.0;
+    const std::int64_t n_obs = 60;  // N · C
+    SubnetworkLaplace la(*net, index,
+                         {.likelihood = nn::Likelihood::gaussian(0.7), .ggn_scale = scale});
+    la.accumulate(x);
+    const nn::SubnetworkGroups groups = nn::group_by_layer(*net, index);
+    const std::vector<std::int64_t> group = groups.group.to_vector<std::int64_t>();
+    const auto num_groups = static_cast<std::int64_t>(groups.names.size());
+    ASSERT_GE(num_groups, 2);
+    std::vector<double> lambda;
+    for (std::int64_t g = 0; g < num_groups; ++g)
+        lambda.push_back(0.3 * std::pow(10.0, static_cast<double>(g) / (num_groups - 1)));
+    inference::HyperparameterOptions h;
+    h.groups = groups.group;
+    h.learn_noise = true;
+    h.sum_squared_error = sse;
+    h.num_observations = n_obs;
+
+    auto evidence = [&](const std::vector<double>& lam, double sigma) {
+        std::vector<double> per_weight;
+        for (std::int64_t g : group) per_weight.push_back(lam[static_cast<std::size_t>(g)]);
+        la.set_noise_sigma(sigma);
+        la.set_prior_precision(Tensor::from_vector(per_weight, {la.size()}));
+        la.fit();
+        const double s_obs = scale * static_cast<double>(n_obs), s_sse = scale * sse;
+        return la.log_marginal_likelihood(-0.5 * s_obs *
+                                              std::log(2 * std::numbers::pi * sigma * sigma) -
+                                          s_sse / (2 * sigma * sigma));
+    };
+    const double sigma = 0.7, step = 1e-4;
+    evidence(lambda, sigma);
+    const inference::EvidenceGradient grad = la.log_marginal_likelihood_gradient(h);
+    const std::vector<double> analytic = grad.log_prior_precisions.to_vector<double>();
+    ASSERT_EQ(analytic.size(), lambda.size());
+    std::vector<double> numeric;
+    for (std::size_t k = 0; k < lambda.size(); ++k) {
+        std::vector<double> up = lambda, down = lambda;
+        up[k] *= std::exp(step);
+        down[k] *= std::exp(-step);
+        numeric.push_back((evidence(up, sigma) - evidence(down, sigma)) / (2 * step));
+    }
+    numeric.push_back(
+        (evidence(lambda, sigma * std::exp(step)) - evidence(lambda, sigma * std::exp(-step))) /
+        (2 * step));
+    std::vector<double> expected = analytic;
+    expected.push_back(grad.log_sigma);
+    double largest = 0;
+    for (double v : numeric) largest = std::max(largest, std::abs(v));
+    ASSERT_GT(largest, 0.1) << "the point is too close to the optimum to test anything";
+    for (std::size_t k = 0; k < numeric.size(); ++k)
+        EXPECT_NEAR(expected[k], numeric[k], 1e-6 * largest) << "component " << k;
+    // Without learn_noise the σ component is 0 and the λ components are unchanged.
+    evidence(lambda, sigma);
+    inference::HyperparameterOptions no_noise;
+    no_noise.groups = groups.group;
+    const inference::EvidenceGradient g2 = la.log_marginal_likelihood_gradient(no_noise);
+    EXPECT_EQ(g2.log_sigma, 0.0);
+    EXPECT_TRUE(test::all_close(g2.log_prior_precisions, grad.log_prior_precisions, 0, 0));
 }
 
 TEST(SubnetworkLaplaceHyper, ValidationGridPicksTheLowestNll) {
