@@ -25,7 +25,11 @@
 //     ξ then moves ε/2 per step instead of ε, and the flow no longer preserves p_T (the
 //     m-scaling and the ξ-drift balance only with equal weight). Both halves are applied here.
 //   - posteriors accepts `alpha` ("friction for momenta") but ignores it (a TODO). Here it is
-//     that friction, an exact O step on m as in baoa; alpha = 0 gives posteriors' dynamics.
+//     that friction, an exact O step on m as in baoa; alpha = 0 gives posteriors' dynamics
+//     apart from the first departure. Keep alpha > 0 (the default): with alpha = 0 no noise
+//     reaches θ and m except through the scalar thermostat, so with a full-batch gradient on a
+//     rotationally symmetric target every sub-step moves θ − μ and m within the plane they
+//     start in, and the chain is not ergodic.
 #pragma once
 
 #include <cstdint>

@@ -109,7 +109,11 @@ Tensor init_momenta(const char* op, const Tensor& theta, const Tensor& momenta,
         m.copy_(one_row ? momenta.unsqueeze(0).expand(theta.shape()) : momenta);
         return m;
     }
-    if (fill.has_value()) return Tensor::full(theta.shape(), *fill, theta.dtype(), theta.device());
+    if (fill.has_value()) {
+        POSTR_CHECK(std::isfinite(*fill), op, ": the constant initial momenta must be finite: got ",
+                    *fill, ". Pass a finite value, or leave it unset for N(0, 1) draws.");
+        return Tensor::full(theta.shape(), *fill, theta.dtype(), theta.device());
+    }
     Tensor m = empty_like(theta);
     draw_normal_(m, generators);
     return m;

@@ -1,5 +1,6 @@
 // Stochastic gradient Langevin dynamics (Welling & Teh 2011) as the `posteriors` library specifies
-// it, and the machinery that the four SG-MCMC samplers (sgld, sghmc, sgnht, baoa) share.
+// it, and the machinery that every SG-MCMC sampler (sgld, sghmc, sgnht, baoa, baoab, baoa_nht,
+// sglrw) and svgd share.
 //
 // Conventions of every SG-MCMC sampler here (posteriors' conventions):
 //   - ℓ(θ; batch) is the per-datum averaged log posterior of inference/log_posterior.h, and the

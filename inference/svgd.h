@@ -12,10 +12,12 @@
 // is the Bayesian posterior for N data (sgld.h); T = 1 is exp(ℓ) itself.
 //
 // The kernel is Liu & Wang's RBF k(x, y) = exp(−‖x − y‖² / h), with the bandwidth fixed or, by
-// default, their median heuristic recomputed every step: h = med² / log(K + 1), med² the median
-// of the K(K − 1)/2 squared distances between distinct particles (h = 1 when they all
-// coincide). Its repulsive term is (2T/h) Σ_j k_ij (θ_i − θ_j), so one step is two K×K×D
-// products: φ = (1/K) [k (G − (2T/h) Θ) + (2T/h) diag(k 1) Θ] with G the [K, D] gradients.
+// default, a variant of their median heuristic recomputed every step: h = med² / log(K + 1),
+// med² the median of the K(K − 1)/2 squared distances between distinct particles (their code
+// takes the median over the full K×K matrix, its K zeros and both copies of each pair
+// included, which gives a smaller h for small K); h = 1 when all particles coincide. Its repulsive
+// term is (2T/h) Σ_j k_ij (θ_i − θ_j), so one step is two K×K×D products: φ = (1/K) [k (G − (2T/h)
+// Θ) + (2T/h) diag(k 1) Θ] with G the [K, D] gradients.
 //
 // Departures from posteriors' svgd.py, whose docstrings are still "TBD": there the gradient of
 // log p is taken at the particle being moved and the kernel is differentiated in that same

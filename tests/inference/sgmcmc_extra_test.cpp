@@ -474,8 +474,10 @@ TEST(BaoaNht, GaussianMomentsMatchTarget) {
 
 TEST(BaoaNht, ThermostatAloneSamplesTheTargetWithoutMomentaFriction) {
     // α = 0 is posteriors' dynamics (noise only through the thermostat) with both thermostat
-    // half steps: still the target (Nosé–Hoover–Langevin is ergodic on a Gaussian), with the
-    // same stated bias as above. The mean kinetic temperature σ⁻² mean(m²) settles at T = 1.
+    // half steps. On this anisotropic Gaussian (with minibatch-free but non-isotropic forces) the
+    // chains still reach the target with the same stated bias as above; on an isotropic one
+    // they would not (θ − μ and m stay in their starting plane: see baoa_nht.h). The mean
+    // kinetic temperature σ⁻² mean(m²) settles at T = 1.
     const double lr = 0.1;
     auto transform = inference::baoa_nht::build(batched_gaussian_log_posterior(DType::f64),
                                                 {.lr = lr, .alpha = 0.0, .gamma = 1.0});
@@ -657,7 +659,6 @@ TEST(Svgd, ParticlesApproachTheGaussianTarget) {
         kl = next;
     }
     EXPECT_LT(kl, 0.05 * kl_start);
-    EXPECT_GT(s.bandwidth, 0.0);
     expect_particles_near(s.theta, kMu, kSigma, "svgd vs target");
 }
 
@@ -690,6 +691,24 @@ TEST(Svgd, ParticlesRepelOnAFlatTarget) {
     auto one = tr.init(Tensor::from_vector(std::vector<double>{0.0, 0.0, 0.5, 0.0}, {2, 2}));
     tr.update(one);
     EXPECT_NEAR(one.theta.to_vector<double>()[0], -0.1 * 0.5 * 2.0 * std::exp(-0.25) * 0.5, 1e-15);
+}
+
+TEST(Svgd, MedianHeuristicBandwidthFromTheDistinctPairs) {
+    // Four particles on a line at 0, 1, 3 and 7: the six squared distances 1, 4, 9, 16, 36 and
+    // 49 have median (9 + 16)/2 = 12.5, so h = 12.5 / log 5. Three particles at 0, 1 and 3
+    // (odd count of pairs: 1, 4, 9) give h = 4 / log 4. Coincident particles fall back to 1.
+    LogPosterior flat = [](const Var& theta, const Batch&) { return mul(sum(theta), 0.0); };
+    auto tr = inference::svgd::build(flat, {.lr = 0.1});
+    auto four = tr.init(Tensor::from_vector(std::vector<double>{0, 1, 3, 7}, {4, 1}));
+    EXPECT_EQ(four.bandwidth, 0.0);
+    tr.update(four);
+    EXPECT_NEAR(four.bandwidth, 12.5 / std::log(5.0), 1e-14);
+    auto three = tr.init(Tensor::from_vector(std::vector<double>{0, 1, 3}, {3, 1}));
+    tr.update(three);
+    EXPECT_NEAR(three.bandwidth, 4.0 / std::log(4.0), 1e-14);
+    auto same = tr.init(Tensor::from_vector(std::vector<double>{2, 2, 2}, {3, 1}));
+    tr.update(same);
+    EXPECT_EQ(same.bandwidth, 1.0);
 }
 
 TEST(Svgd, OneParticleAndZeroTemperatureAreGradientAscent) {

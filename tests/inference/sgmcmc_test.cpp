@@ -810,6 +810,14 @@ TEST(SgmcmcInit, MomentaDefaultsFillAndExplicit) {
     auto d =
         inference::sgnht::build(lp, {.lr = 0.1, .alpha = 0.3}).init(Tensor::zeros({2}, DType::f64));
     EXPECT_TRUE(test::all_close(d.xi, Tensor::full({1}, 0.3, DType::f64), 0.0, 0.0));
+    // A non-finite constant is refused at init, not reported later as a diverged step.
+    const auto nan = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_TRUE(test::throws_error(
+        [&] {
+            inference::sghmc::build(lp, {.lr = 0.1, .momenta = nan})
+                .init(Tensor::zeros({2}, DType::f64));
+        },
+        {"sghmc", "constant initial momenta must be finite"}));
 }
 
 // ---- the trace -------------------------------------------------------------------------------
