@@ -153,10 +153,17 @@ std::vector<Result> fit_and_evaluate(Trained& trained, const SplitData& data,
     which.biases = config.include_biases;
     const Tensor candidates = nn::candidate_parameters(model, which);
     const std::int64_t num_candidates = candidates.numel();
+    // The subnetwork sizes of the requested fractions, each once: two fractions that round to
+    // the same S would otherwise count one fit twice in the summary's standard errors.
     std::vector<std::int64_t> sizes;
-    for (double f : config.fractions)
-        sizes.push_back(std::clamp<std::int64_t>(
-            std::llround(f * static_cast<double>(num_candidates)), 1, num_candidates));
+    for (double f : config.fractions) {
+        const std::int64_t size = std::clamp<std::int64_t>(
+            std::llround(f * static_cast<double>(num_candidates)), 1, num_candidates);
+        if (std::find(sizes.begin(), sizes.end(), size) == sizes.end()) sizes.push_back(size);
+    }
+    auto fraction_of = [&](std::int64_t size) {
+        return static_cast<double>(size) / static_cast<double>(num_candidates);
+    };
 
     if (wants(config, "wasserstein")) {
         Tensor variances;
@@ -175,7 +182,7 @@ std::vector<Result> fit_and_evaluate(Trained& trained, const SplitData& data,
                 subnetwork("wasserstein",
                            nn::select_within(candidates,
                                              nn::select_largest_variance(restricted, sizes[i])),
-                           config.fractions[i]);
+                           fraction_of(sizes[i]));
         }
     }
     if (wants(config, "curvature") && diagonal) {
@@ -184,14 +191,14 @@ std::vector<Result> fit_and_evaluate(Trained& trained, const SplitData& data,
             subnetwork(
                 "curvature",
                 nn::select_within(candidates, nn::select_largest_curvature(restricted, sizes[i])),
-                config.fractions[i]);
+                fraction_of(sizes[i]));
     }
     if (wants(config, "random")) {
         for (std::size_t i = 0; i < sizes.size(); ++i)
             subnetwork("random",
                        nn::select_within(candidates, nn::select_random(num_candidates, sizes[i],
                                                                        config.seed + 101 + i)),
-                       config.fractions[i]);
+                       fraction_of(sizes[i]));
     }
     return results;
 }

@@ -78,7 +78,8 @@ Usage: tabular_regression --csv PATH [flags]
   --seed N               splits, initialization, random subnetworks (default 0)
   --threads N            CPU threads (default 0: all cores)
   --make-synthetic PATH  write a synthetic data set (4 features, y = a smooth function plus
-                         N(0, 0.3^2) noise) to PATH and exit
+                         N(0, 0.3^2) noise) to PATH, then exit, or go on to run on --csv when
+                         it is given too
   --synthetic-rows N     rows of the synthetic data set (default 500)
   --help                 this text
 )";
