@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "postr/core/philox.h"
+#include "postr/core/thread_pool.h"
 #include "postr/kernels/ops.h"
 #include "postr/kernels/scalar_math.h"
 
@@ -197,6 +198,29 @@ TEST(Generator, SameSeedReproducesAndDrawsAdvanceTheOffset) {
     EXPECT_EQ(g.offset(), 0u);
     EXPECT_EQ(randint(0, 2, {}, g).dim(), 0);
     EXPECT_EQ(g.offset(), 1u);
+}
+
+// Random fills run in chunks on the thread pool; each element depends only on its index, so 1
+// and 4 threads give the same bits (a fill of 100,003 elements spans many chunks, the last one
+// partial).
+TEST(Random, DrawsDoNotDependOnTheThreadCount) {
+    const std::int64_t n = 100003;
+    const Tensor p = Tensor::full({n}, 0.3, DType::f64);
+    auto draw_all = [&] {
+        Generator gen(77);
+        return std::vector<Tensor>{normal({n}, gen, 0.5, 2.0, DType::f32),
+                                   normal({n}, gen, 0.0, 1.0, DType::f64),
+                                   uniform({n}, gen, -1.0, 3.0, DType::f32), bernoulli(p, gen),
+                                   randint(0, 1000, {n}, gen)};
+    };
+    const int saved = num_threads();
+    set_num_threads(1);
+    const std::vector<Tensor> one = draw_all();
+    set_num_threads(4);
+    const std::vector<Tensor> four = draw_all();
+    set_num_threads(saved);
+    for (std::size_t k = 0; k < one.size(); ++k)
+        EXPECT_TRUE(test::all_close(four[k], one[k], 0, 0)) << "draw " << k;
 }
 
 TEST(Random, RejectsBadArguments) {
