@@ -527,28 +527,6 @@ TEST(Svgd, Float32Runs) {
 
 // ---- parallel chains ---------------------------------------------------------------------------
 
-struct Final {
-    Tensor theta, momenta;
-};
-
-template <class Builder>
-void expect_parallel_equals_single(Builder build, DType dtype, const char* what) {
-    SCOPED_TRACE(what);
-    const std::int64_t chains = 3, steps = 40;
-    const std::uint64_t seed = 1234;
-    const Tensor start = spread_start(chains, dtype, 5);
-    const Final parallel = build(start, seed, steps);
-    EXPECT_FALSE(test::all_close(parallel.theta[0], parallel.theta[1], 1e-3, 1e-3));
-    for (std::int64_t k = 0; k < chains; ++k) {
-        const Final single = build(start[k], seed + static_cast<std::uint64_t>(k), steps);
-        EXPECT_TRUE(test::all_close(single.theta[0], parallel.theta[k], 0.0, 0.0)) << "chain " << k;
-        if (parallel.momenta.defined()) {
-            EXPECT_TRUE(test::all_close(single.momenta[0], parallel.momenta[k], 0.0, 0.0))
-                << "chain " << k;
-        }
-    }
-}
-
 TEST(SgmcmcExtraChains, ParallelRunEqualsSingleRunsBitForBit) {
     for (DType dtype : {DType::f64, DType::f32}) {
         const LogPosterior lp = gaussian_log_posterior(dtype);

@@ -20,6 +20,8 @@
 #include "postr/inference/trace.h"
 #include "postr/kernels/ops.h"
 
+#include "tests/support/test_support.h"
+
 namespace postr::sgmcmc_testing {
 
 using inference::Batch;
@@ -276,5 +278,31 @@ Tensor run_and_trace(const TransformT& transform, StateT& state, std::int64_t bu
 }
 
 inline constexpr std::int64_t kChains = 48;
+
+// The state after `steps` updates from θ0 [K, 2] with one seed: θ and the momenta (undefined for
+// the samplers without), [K, 2] each.
+struct Final {
+    Tensor theta, momenta;
+};
+
+// A K-chain run equals K single-chain runs bit for bit, chain k seeded seed + k: `build(θ0, seed,
+// steps)` runs a sampler and returns its Final.
+template <class Builder>
+void expect_parallel_equals_single(Builder build, DType dtype, const char* what) {
+    SCOPED_TRACE(what);
+    const std::int64_t chains = 3, steps = 40;
+    const std::uint64_t seed = 1234;
+    const Tensor start = spread_start(chains, dtype, 5);
+    const Final parallel = build(start, seed, steps);
+    EXPECT_FALSE(test::all_close(parallel.theta[0], parallel.theta[1], 1e-3, 1e-3));
+    for (std::int64_t k = 0; k < chains; ++k) {
+        const Final single = build(start[k], seed + static_cast<std::uint64_t>(k), steps);
+        EXPECT_TRUE(test::all_close(single.theta[0], parallel.theta[k], 0.0, 0.0)) << "chain " << k;
+        if (parallel.momenta.defined()) {
+            EXPECT_TRUE(test::all_close(single.momenta[0], parallel.momenta[k], 0.0, 0.0))
+                << "chain " << k;
+        }
+    }
+}
 
 }  // namespace postr::sgmcmc_testing

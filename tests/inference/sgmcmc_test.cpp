@@ -239,29 +239,6 @@ TEST(Sgld, BayesianLinearRegressionMatchesExactPosterior) {
 
 // ---- parallel chains ------------------------------------------------------------------------
 
-// Runs `steps` updates from θ0 [K, 2] with seed `seed`; returns the final θ and momenta
-// (undefined for SGLD) stacked as [K, 2] each.
-struct Final {
-    Tensor theta, momenta;
-};
-
-template <class Builder>
-void expect_parallel_equals_single(Builder build, DType dtype, const char* what) {
-    SCOPED_TRACE(what);
-    const std::int64_t chains = 3, steps = 40;
-    const std::uint64_t seed = 1234;
-    const Tensor start = spread_start(chains, dtype, 5);
-    const Final parallel = build(start, seed, steps);
-    for (std::int64_t k = 0; k < chains; ++k) {
-        const Final single = build(start[k], seed + static_cast<std::uint64_t>(k), steps);
-        EXPECT_TRUE(test::all_close(single.theta[0], parallel.theta[k], 0.0, 0.0)) << "chain " << k;
-        if (parallel.momenta.defined()) {
-            EXPECT_TRUE(test::all_close(single.momenta[0], parallel.momenta[k], 0.0, 0.0))
-                << "chain " << k;
-        }
-    }
-}
-
 TEST(SgmcmcChains, ParallelRunEqualsSingleRunsBitForBit) {
     for (DType dtype : {DType::f64, DType::f32}) {
         const LogPosterior lp = gaussian_log_posterior(dtype);
