@@ -82,29 +82,29 @@ struct StageTimes {
 void fit_subnetwork(Problem& p, std::int64_t chunk, StageTimes* times = nullptr) {
     using Clock = std::chrono::steady_clock;
     auto t = Clock::now();
-    auto lap = [&](double* into) {
+    auto lap = [&](double StageTimes::*stage) {
         if (!times) return;
         const auto now = Clock::now();
-        *into += std::chrono::duration<double>(now - t).count();
+        times->*stage += std::chrono::duration<double>(now - t).count();
         t = now;
     };
     nn::CurvatureOptions curvature;
     curvature.chunk_size = chunk;
     nn::DiagonalCurvature diagonal(*p.model, curvature);
     diagonal.accumulate(p.train_x);
-    lap(times ? &times->diagonal : nullptr);
+    lap(&StageTimes::diagonal);
     const Tensor variances = reciprocal(add(diagonal.diagonal(), kPriorPrecision));
     const Tensor index = nn::select_largest_variance(variances, p.s);
-    lap(times ? &times->selection : nullptr);
+    lap(&StageTimes::selection);
     inference::SubnetworkLaplaceOptions options;
     options.prior_precision = kPriorPrecision;
     options.chunk_size = chunk;
     inference::SubnetworkLaplace la(*p.model, index, options);
     la.accumulate(p.train_x);
-    lap(times ? &times->dense : nullptr);
+    lap(&StageTimes::dense);
     la.fit();
     benchmark::DoNotOptimize(la.precision_cholesky());
-    lap(times ? &times->cholesky : nullptr);
+    lap(&StageTimes::cholesky);
     if (times) ++times->calls;
 }
 

@@ -57,14 +57,10 @@ void Transform::update(State& state, const Batch& batch) const {
         schedule_value("baoa_nht", "temperature", config_.temperature, state.step, false);
     const double precision = 1.0 / (config_.sigma * config_.sigma);
     const auto dim = static_cast<double>(state.theta.size(1));
-    // Exact OU steps: decay e^{−cε}, noise standard deviation √(v (1 − e^{−2cε})) for the
-    // stationary variance v (T/D for ξ, σ²T for m).
+    // The thermostat's exact OU step: decay e^{−γε}, noise standard deviation
+    // √(T/D (1 − e^{−2γε})) for its stationary variance T/D.
     const double xi_decay = std::exp(-config_.gamma * lr);
     const double xi_noise = std::sqrt(-temperature / dim * std::expm1(-2.0 * config_.gamma * lr));
-    const double m_friction = config_.alpha * precision;
-    const double m_decay = std::exp(-m_friction * lr);
-    const double m_noise =
-        std::sqrt(-temperature * std::expm1(-2.0 * m_friction * lr)) * config_.sigma;
     const std::int64_t chains = state.num_chains();
 
     log_posterior_.value_and_grad("baoa_nht", state.theta, batch, state.log_posterior, state.grad);
@@ -78,13 +74,9 @@ void Transform::update(State& state, const Batch& batch) const {
     } else {
         scale_(state.xi, xi_decay);
     }
-    if (m_noise > 0.0) {  // O (momenta)
-        sgmcmc::draw_normal_(state.noise, state.generators);
-        axpby_(state.momenta, m_noise, state.noise, m_decay);
-    } else {
-        scale_(state.momenta, m_decay);
-    }
-    scale_momenta(state.momenta, state.xi, lr);  // D
+    sgmcmc::ornstein_uhlenbeck_(state.momenta, state.noise, state.generators, lr, temperature,
+                                config_.alpha, config_.sigma);  // O (momenta)
+    scale_momenta(state.momenta, state.xi, lr);                 // D
     thermostat_half_step(state.xi, state.momenta, lr, precision, temperature);
     axpy_(state.theta, 0.5 * lr * precision, state.momenta);  // A
     ++state.step;

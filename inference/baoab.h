@@ -18,10 +18,10 @@
 // targeting p_T(θ, m) ∝ exp((ℓ(θ) − mᵀm/(2σ²)) / T). With a full-batch gradient, a constant ε
 // and baoa started from the half-kicked momenta m₀ + (ε/2) ∇ℓ(θ₀), the θ sequence is the same
 // as baoa's (BBAOA's) for the same noise (under an ε schedule BAOAB kicks by (ε_{t−1} + ε_t)/2
-// where baoa kicks by ε_t): what differs is the state's
-// momenta, which here are synchronised with θ (the last half kick applied), and log_posterior,
-// which here is ℓ at the returned θ. The first update evaluates the gradient twice (at θ_0,
-// then at θ_1); so does the update after grad_current is cleared.
+// where baoa kicks by ε_t): what differs is the state's momenta, which here are synchronised
+// with θ (the last half kick applied), and log_posterior, which here is ℓ at the returned θ. The
+// first update evaluates the gradient twice (at θ_0, then at θ_1); so does the update after
+// grad_current is cleared.
 #pragma once
 
 #include <cstdint>

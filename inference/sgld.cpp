@@ -72,14 +72,29 @@ std::vector<Generator> chain_generators(std::uint64_t seed, std::int64_t num_cha
     return generators;
 }
 
-void draw_normal_(Tensor& noise, std::vector<Generator>& generators) {
-    // One draw per chain from its own stream (so chain k's noise does not depend on K); the
-    // arithmetic that uses the noise then runs over all K·D elements at once.
+namespace {
+
+// noise [K, D] ← row k from draw(D, generators[k]): one stream per chain, so chain k's draws do
+// not depend on K; the arithmetic that uses them then runs over all K·D elements at once.
+template <class Draw>
+void draw_rows_(Tensor& noise, std::vector<Generator>& generators, Draw draw) {
     const std::int64_t dim = noise.size(1);
-    for (std::size_t k = 0; k < generators.size(); ++k) {
-        Tensor row = noise[static_cast<std::int64_t>(k)];
-        row.copy_(normal({dim}, generators[k], 0.0, 1.0, noise.dtype(), noise.device()));
-    }
+    for (std::size_t k = 0; k < generators.size(); ++k)
+        noise[static_cast<std::int64_t>(k)].copy_(draw(dim, generators[k]));
+}
+
+}  // namespace
+
+void draw_uniform_(Tensor& noise, std::vector<Generator>& generators) {
+    draw_rows_(noise, generators, [&](std::int64_t dim, Generator& gen) {
+        return uniform({dim}, gen, -1.0, 1.0, noise.dtype(), noise.device());
+    });
+}
+
+void draw_normal_(Tensor& noise, std::vector<Generator>& generators) {
+    draw_rows_(noise, generators, [&](std::int64_t dim, Generator& gen) {
+        return normal({dim}, gen, 0.0, 1.0, noise.dtype(), noise.device());
+    });
 }
 
 void ornstein_uhlenbeck_(Tensor& momenta, Tensor& noise, std::vector<Generator>& generators,
@@ -151,8 +166,7 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed) const {
-    State state = sgmcmc::init_chains<State>("sgld", theta, seed);
-    return state;
+    return sgmcmc::init_chains<State>("sgld", theta, seed);
 }
 
 void Transform::update(State& state, const Batch& batch) const {

@@ -77,6 +77,8 @@ std::vector<Generator> chain_generators(std::uint64_t seed, std::int64_t num_cha
 
 // noise [K, D] ← N(0, 1), row k from generators[k] (D draws each).
 void draw_normal_(Tensor& noise, std::vector<Generator>& generators);
+// noise [K, D] ← U[−1, 1), row k from generators[k] (D draws each).
+void draw_uniform_(Tensor& noise, std::vector<Generator>& generators);
 
 // Initial momenta [K, D] like θ: `momenta` when defined ([D], broadcast to every chain, or
 // [K, D]), else the constant `fill` when set, else N(0, 1) draws from each chain's generator

@@ -9,19 +9,6 @@
 
 namespace postr::inference::sglrw {
 
-namespace {
-
-// noise [K, D] ← U[−1, 1), row k from generators[k] (D draws each), like sgmcmc::draw_normal_.
-void draw_uniform_(Tensor& noise, std::vector<Generator>& generators) {
-    const std::int64_t dim = noise.size(1);
-    for (std::size_t k = 0; k < generators.size(); ++k) {
-        Tensor row = noise[static_cast<std::int64_t>(k)];
-        row.copy_(uniform({dim}, generators[k], -1.0, 1.0, noise.dtype(), noise.device()));
-    }
-}
-
-}  // namespace
-
 Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
     : log_posterior_(std::move(log_posterior)), config_(std::move(config)) {
     sgmcmc::check_schedules("sglrw", config_.lr, config_.temperature);
@@ -31,8 +18,7 @@ Transform::Transform(sgmcmc::ChainLogPosterior log_posterior, Config config)
 }
 
 State Transform::init(const Tensor& theta, std::uint64_t seed) const {
-    State state = sgmcmc::init_chains<State>("sglrw", theta, seed);
-    return state;
+    return sgmcmc::init_chains<State>("sglrw", theta, seed);
 }
 
 void Transform::update(State& state, const Batch& batch) const {
@@ -45,7 +31,7 @@ void Transform::update(State& state, const Batch& batch) const {
     // θ only ever moves by ±δx, so a NaN gradient would not show in θ: check it here.
     sgmcmc::check_finite_at_step("sglrw", "gradient", state.grad, state.step + 1, lr);
     // Up iff u < ε g / δx, i.e. u δx / ε < g (u ~ U[−1, 1)); the comparison is 1 or 0.
-    draw_uniform_(state.noise, state.generators);
+    sgmcmc::draw_uniform_(state.noise, state.generators);
     scale_(state.noise, delta_x / lr);
     const Tensor up = lt(state.noise, state.grad);
     // θ ← θ + δx (2 up − 1).

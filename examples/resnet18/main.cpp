@@ -32,17 +32,12 @@
 #include "postr/nn/optim/sgd.h"
 
 #include "examples/common/image_subsets.h"
+#include "examples/common/timing.h"
 #include "examples/resnet18/options.h"
 #include "examples/resnet18/posterior.h"
 
 namespace postr::examples {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Data {
     io::ImageDataset train, test;

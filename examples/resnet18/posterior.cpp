@@ -14,15 +14,10 @@
 #include "postr/nn/curvature/subnetwork.h"
 
 #include "examples/common/image_subsets.h"
+#include "examples/common/timing.h"
 
 namespace postr::examples {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 io::DataLoader loader_for(const io::ImageDataset& data, const Normalization& normalization,
                           std::int64_t batch_size) {

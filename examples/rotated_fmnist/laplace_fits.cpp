@@ -7,14 +7,10 @@
 #include "postr/kernels/ops.h"
 #include "postr/nn/curvature/subnetwork.h"
 
+#include "examples/common/timing.h"
+
 namespace postr::examples::rotated {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 template <class Laplace>
 void accumulate(Laplace& laplace, const LaplaceSettings& s) {

@@ -28,6 +28,7 @@
 #include "postr/nn/layers/resnet.h"
 
 #include "examples/common/image_subsets.h"
+#include "examples/common/timing.h"
 #include "examples/rotated_fmnist/dropout_resnet.h"
 #include "examples/rotated_fmnist/laplace_fits.h"
 #include "examples/rotated_fmnist/options.h"
@@ -37,12 +38,6 @@
 
 namespace postr::examples::rotated {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // Class probabilities [N, C] for normalised test images [N, 1, 28, 28] on the device.
 using Predictor = std::function<Tensor(const Tensor& x)>;

@@ -5,6 +5,7 @@
 
 #include "postr/autodiff/graph.h"
 #include "postr/core/error.h"
+#include "postr/inference/linearized_predictive.h"
 #include "postr/kernels/ops.h"
 #include "postr/nn/losses.h"
 #include "postr/nn/optim/lr_schedule.h"
@@ -80,12 +81,10 @@ void load_state(nn::Module& model, const ModelState& state) {
 }
 
 Tensor predict_softmax(nn::Module& model, const Tensor& x, std::int64_t chunk) {
-    NoGradGuard no_graph;
     std::vector<Tensor> parts;
-    for (std::int64_t start = 0; start < x.size(0); start += chunk) {
-        const Tensor xc = x.narrow(0, start, std::min(chunk, x.size(0) - start));
-        parts.push_back(softmax(model(Var(xc)).value(), 1));
-    }
+    inference::for_each_chunk(x, chunk, [&](const Tensor& xc) {
+        parts.push_back(softmax(inference::map_outputs(model, xc), 1));
+    });
     return parts.size() == 1 ? parts[0] : cat(parts, 0);
 }
 

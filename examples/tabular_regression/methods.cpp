@@ -6,10 +6,10 @@
 #include <iostream>
 #include <optional>
 
-#include "postr/autodiff/graph.h"
 #include "postr/autodiff/ops.h"
 #include "postr/core/error.h"
 #include "postr/inference/diagonal_linearized_laplace.h"
+#include "postr/inference/linearized_predictive.h"
 #include "postr/inference/metrics.h"
 #include "postr/inference/subnetwork_laplace.h"
 #include "postr/kernels/ops.h"
@@ -95,8 +95,7 @@ std::vector<Result> fit_and_evaluate(Trained& trained, const SplitData& data,
     std::vector<Result> results;
 
     {  // MAP: the network's output and the learned noise, no weight uncertainty.
-        NoGradGuard no_graph;
-        const Tensor mean = model(Var(data.x_test)).value();
+        const Tensor mean = inference::map_outputs(model, data.x_test);
         const Tensor variance = add(zeros_like(mean), trained.sigma * trained.sigma);
         results.push_back(score("map", 0, 0, mean, variance, data, 0, trained.sigma));
     }

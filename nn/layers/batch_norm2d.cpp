@@ -21,9 +21,7 @@ BatchNorm2d::BatchNorm2d(std::int64_t num_features, double eps, double momentum)
 
 void BatchNorm2d::set_momentum(double momentum) {
     POSTR_CHECK(momentum >= 0 && momentum <= 1,
-                "BatchNorm2d::set_momentum: momentum must be in "
-                "[0, 1]: got ",
-                momentum);
+                "BatchNorm2d::set_momentum: momentum must be in [0, 1]: got ", momentum);
     momentum_ = momentum;
 }
 
